@@ -1,0 +1,43 @@
+//! `jetpool check`: validates policy files and prints every problem with
+//! file, line and column, so a broken policy is caught before deploying it.
+
+use std::path::PathBuf;
+
+use crate::config;
+
+/// Arguments of `jetpool check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Policy files or directories of `*.toml` files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Validates the files; prints a summary on success, every problem on
+/// failure. Returns the process exit code (0 when all files are valid).
+pub fn check(args: &CheckArgs) -> i32 {
+    match config::load_paths(&args.paths) {
+        Ok(pools) => {
+            for p in &pools {
+                println!(
+                    "ok   {}: pool {} (stream {}, consumer {}, min {}, max {})",
+                    p.source.display(),
+                    p.name,
+                    p.stream,
+                    p.consumer,
+                    p.policy.min,
+                    p.policy.max
+                );
+            }
+            println!("{} pool(s) valid", pools.len());
+            0
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("error {e}");
+            }
+            eprintln!("{} problem(s) found", errors.0.len());
+            1
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Command-line interface: one binary, one subcommand per role. Each
+//! subcommand's arguments live beside the code that runs it.
+
+use clap::{Parser, Subcommand};
+
+/// Autoscales pools of agent containers from NATS JetStream backlog.
+#[derive(Debug, Parser)]
+#[command(name = "jetpool", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The roles the one binary plays.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the autoscaler service.
+    Run(crate::service::RunArgs),
+    /// Run the reference agent: a pull-consumer worker.
+    Agent(crate::agent::AgentArgs),
+    /// Publish a batch of tasks.
+    Load(crate::load::LoadArgs),
+    /// Validate policy files.
+    Check(crate::check::CheckArgs),
+    /// Replay a workload trace through jetpool's policy and its peers' in
+    /// virtual time.
+    Simulate(crate::sim::SimulateArgs),
+}

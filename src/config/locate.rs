@@ -1,0 +1,64 @@
+//! Maps a key path such as `pool.0.max` back to its place in the source, so
+//! semantic errors found after deserialising (min > max, duplicate names)
+//! point at the line a user has to edit.
+
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+use super::Location;
+
+/// The location of the value at `keys` (array indices as decimal strings);
+/// falls back to the deepest part of the path that exists, then the file.
+pub fn key_location(file: &Path, source: &str, keys: &[&str]) -> Location {
+    let Ok(root) = DeTable::parse(source) else {
+        return Location::file(file);
+    };
+    let mut best: Option<usize> = None;
+    let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    for key in keys {
+        let next = if let Some(t) = table.take() {
+            t.iter()
+                .find(|(k, _)| k.get_ref().as_ref() == *key)
+                .map(|(k, v)| (k.span().start, v))
+        } else if let Some(a) = array.take() {
+            key.parse::<usize>()
+                .ok()
+                .and_then(|i| a.get(i))
+                .map(|v| (v.span().start, v))
+        } else {
+            None
+        };
+        let Some((start, value)) = next else { break };
+        best = Some(start);
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(a.as_ref()),
+            _ => {}
+        }
+    }
+    match best {
+        Some(offset) => Location::at(file, source, offset),
+        None => Location::file(file),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nested_key_in_array_of_tables() {
+        let src = "[[pool]]\nname = \"a\"\n\n[[pool]]\nname = \"b\"\nmax = 3\n";
+        let loc = key_location(Path::new("p.toml"), src, &["pool", "1", "max"]);
+        assert_eq!((loc.line, loc.column), (6, 1));
+    }
+
+    #[test]
+    fn falls_back_to_deepest_existing_key() {
+        let src = "[[pool]]\nname = \"a\"\n";
+        let loc = key_location(Path::new("p.toml"), src, &["pool", "0", "missing"]);
+        assert_eq!(loc.line, 1);
+    }
+}

@@ -1,0 +1,19 @@
+//! jetpool autoscales pools of agent containers from NATS JetStream backlog.
+//!
+//! A map of the crate, from the edges inward:
+//! - [`config`]: policy files, parsed once into typed [`config::PoolSpec`]s
+//!   with file:line:column errors.
+//! - [`policy`]: the pure decision core, `decide(policy, state, observation,
+//!   now)`; no I/O, no clock.
+pub mod config;
+pub mod error;
+pub mod policy;
+
+pub use error::{Error, Result};
+pub mod agent;
+pub mod check;
+pub mod cli;
+pub mod load;
+pub mod nats;
+pub mod service;
+pub mod sim;
