@@ -1,0 +1,125 @@
+//! The metrics edge: reads a pool's consumer through the JetStream API over
+//! the authenticated NATS connection (never the unauthenticated HTTP
+//! monitoring port) and turns the answer into [`ConsumerStats`].
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::ConsumerInfoErrorKind};
+use jiff::Timestamp;
+
+use crate::policy::ConsumerStats;
+
+/// Why a consumer read failed, as a bounded set (used as a metric label).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObserveError {
+    /// The stream does not exist.
+    #[error("stream {stream} not found")]
+    StreamNotFound {
+        /// The stream name from the policy.
+        stream: String,
+    },
+    /// The consumer does not exist on the stream.
+    #[error("consumer {consumer} not found on stream {stream}")]
+    ConsumerNotFound {
+        /// The stream name from the policy.
+        stream: String,
+        /// The consumer name from the policy.
+        consumer: String,
+    },
+    /// No answer in time: NATS disconnected, JetStream disabled or overloaded.
+    #[error("no answer from JetStream: {0}")]
+    Unavailable(String),
+    /// Anything else the server or client reported.
+    #[error("consumer info failed: {0}")]
+    Other(String),
+}
+
+impl ObserveError {
+    /// A fixed label for metrics (never the error's text).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ObserveError::StreamNotFound { .. } => "stream_not_found",
+            ObserveError::ConsumerNotFound { .. } => "consumer_not_found",
+            ObserveError::Unavailable(_) => "unavailable",
+            ObserveError::Other(_) => "other",
+        }
+    }
+}
+
+/// Something that reports a pool's consumer numbers; the JetStream reader
+/// in production, a scripted fake in loop tests.
+pub trait MetricsSource: Send + Sync + 'static {
+    /// Reads the consumer once.
+    fn read(&self) -> impl Future<Output = Result<ConsumerStats, ObserveError>> + Send;
+}
+
+/// Reads one consumer's info through the JetStream API.
+#[derive(Clone)]
+pub struct JetStreamSource {
+    /// JetStream context on the shared connection.
+    js: jetstream::Context,
+    /// Stream name.
+    stream: String,
+    /// Durable consumer name.
+    consumer: String,
+    /// Upper bound on one request, so a slow server cannot stall the loop.
+    timeout: Duration,
+}
+
+impl JetStreamSource {
+    /// A reader for `stream`/`consumer` on `client`.
+    pub fn new(
+        client: async_nats::Client,
+        stream: &str,
+        consumer: &str,
+        timeout: Duration,
+    ) -> Self {
+        JetStreamSource {
+            js: jetstream::new(client),
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            timeout,
+        }
+    }
+}
+
+impl MetricsSource for JetStreamSource {
+    async fn read(&self) -> Result<ConsumerStats, ObserveError> {
+        let stream = self
+            .js
+            .get_stream_no_info(&self.stream)
+            .await
+            .map_err(|e| ObserveError::Other(e.to_string()))?;
+        let info = tokio::time::timeout(self.timeout, stream.consumer_info(&self.consumer))
+            .await
+            .map_err(|_| ObserveError::Unavailable(format!("timed out after {:?}", self.timeout)))?
+            .map_err(|e| match e.kind() {
+                ConsumerInfoErrorKind::NotFound => ObserveError::ConsumerNotFound {
+                    stream: self.stream.clone(),
+                    consumer: self.consumer.clone(),
+                },
+                ConsumerInfoErrorKind::StreamNotFound => ObserveError::StreamNotFound {
+                    stream: self.stream.clone(),
+                },
+                ConsumerInfoErrorKind::TimedOut | ConsumerInfoErrorKind::NoResponders => {
+                    ObserveError::Unavailable(e.to_string())
+                }
+                ConsumerInfoErrorKind::Request => ObserveError::Unavailable(e.to_string()),
+                _ => ObserveError::Other(e.to_string()),
+            })?;
+        Ok(ConsumerStats {
+            at: Timestamp::now(),
+            pending: info.num_pending,
+            ack_pending: info.num_ack_pending as u64,
+            waiting: info.num_waiting as u64,
+            redelivered: info.num_redelivered as u64,
+            delivered_consumer_seq: info.delivered.consumer_sequence,
+            delivered_stream_seq: info.delivered.stream_sequence,
+            ack_floor_consumer_seq: info.ack_floor.consumer_sequence,
+            ack_floor_stream_seq: info.ack_floor.stream_sequence,
+            max_ack_pending: u64::try_from(info.config.max_ack_pending)
+                .ok()
+                .filter(|&m| m > 0),
+        })
+    }
+}

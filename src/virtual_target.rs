@@ -1,0 +1,147 @@
+//! An in-memory scale target: containers that exist only as entries in a
+//! map. `jetpool run --dry-run` uses it so decisions play out without
+//! touching Docker, and loop tests use it as a fake of the Docker edge.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::docker::{AgentContainer, Phase, ScaleTarget, StartRequest};
+use crate::error::Result;
+
+/// Containers held in memory, keyed by id.
+#[derive(Debug, Default)]
+pub struct VirtualTarget {
+    /// A std mutex, not a tokio one: no `.await` happens while it is held.
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// pool -> id -> container.
+    containers: BTreeMap<String, BTreeMap<String, AgentContainer>>,
+    /// Ids handed out so far.
+    next_id: u64,
+    /// Operations performed, in order, for tests: ("start"|"stop"|"remove", name).
+    log: Vec<(&'static str, String)>,
+}
+
+impl VirtualTarget {
+    /// An empty target.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a running container to `pool`, as if it had been started before.
+    pub fn adopt(&self, pool: &str, name: &str) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.next_id += 1;
+            let id = format!("v{}", g.next_id);
+            let c = AgentContainer {
+                id: id.clone(),
+                name: name.to_string(),
+                phase: Phase::Running,
+                created: g.next_id as i64,
+                template: None,
+                unhealthy: false,
+            };
+            g.containers
+                .entry(pool.to_string())
+                .or_default()
+                .insert(id, c);
+        }
+    }
+
+    /// Marks a container as exited, as if it had crashed.
+    pub fn crash(&self, pool: &str, name: &str) {
+        if let Ok(mut g) = self.inner.lock()
+            && let Some(c) = g
+                .containers
+                .get_mut(pool)
+                .and_then(|m| m.values_mut().find(|c| c.name == name))
+        {
+            c.phase = Phase::Exited;
+        }
+    }
+
+    /// Containers of `pool` that are running.
+    pub fn running(&self, pool: &str) -> usize {
+        self.inner.lock().map_or(0, |g| {
+            g.containers.get(pool).map_or(0, |m| {
+                m.values().filter(|c| c.phase == Phase::Running).count()
+            })
+        })
+    }
+
+    /// The operations performed so far.
+    pub fn log(&self) -> Vec<(&'static str, String)> {
+        self.inner.lock().map(|g| g.log.clone()).unwrap_or_default()
+    }
+}
+
+impl ScaleTarget for VirtualTarget {
+    async fn list(&self, pool: &str) -> Result<Vec<AgentContainer>> {
+        Ok(self.inner.lock().map_or_else(
+            |_| Vec::new(),
+            |g| {
+                g.containers
+                    .get(pool)
+                    .map(|m| m.values().cloned().collect())
+                    .unwrap_or_default()
+            },
+        ))
+    }
+
+    async fn start(&self, req: StartRequest<'_>) -> Result<String> {
+        let mut id = String::new();
+        if let Ok(mut g) = self.inner.lock() {
+            g.next_id += 1;
+            id = format!("v{}", g.next_id);
+            let c = AgentContainer {
+                id: id.clone(),
+                name: req.name.clone(),
+                phase: Phase::Running,
+                created: g.next_id as i64,
+                template: Some(req.spec.hash()),
+                unhealthy: false,
+            };
+            g.containers
+                .entry(req.pool.to_string())
+                .or_default()
+                .insert(id.clone(), c);
+            g.log.push(("start", req.name));
+        }
+        Ok(id)
+    }
+
+    async fn stop(&self, id: &str, _timeout: Duration) -> Result<()> {
+        if let Ok(mut g) = self.inner.lock() {
+            let mut name = None;
+            for m in g.containers.values_mut() {
+                if let Some(c) = m.get_mut(id) {
+                    c.phase = Phase::Exited;
+                    name = Some(c.name.clone());
+                }
+            }
+            if let Some(n) = name {
+                g.log.push(("stop", n));
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        if let Ok(mut g) = self.inner.lock() {
+            let mut name = None;
+            for m in g.containers.values_mut() {
+                if let Some(c) = m.remove(id) {
+                    name = Some(c.name);
+                }
+            }
+            if let Some(n) = name {
+                g.log.push(("remove", n));
+            }
+        }
+        Ok(())
+    }
+}
