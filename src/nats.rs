@@ -147,6 +147,17 @@ impl NatsArgs {
             opts = opts.require_tls(true);
         }
         Ok(opts
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!(
+                            "NATS disconnected; reconnecting (metrics go stale meanwhile)"
+                        )
+                    }
+                    async_nats::Event::Connected => tracing::info!("NATS connected"),
+                    other => tracing::debug!(event = %other, "NATS event"),
+                }
+            })
             .name(name)
             // Reconnect forever: an autoscaler that gives up on its broker
             // is worse than one that waits, holding its pools.

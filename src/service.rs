@@ -1,10 +1,223 @@
-//! Placeholder, being built.
+//! `jetpool run`: loads the policies, connects to NATS and Docker, runs one
+//! loop per pool and the HTTP endpoints until asked to stop.
 
-/// Arguments.
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {}
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Entry point; returns the exit code.
-pub async fn main(_args: RunArgs) -> i32 {
-    2
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::config::{self, PoolSpec};
+use crate::docker::{DockerTarget, ScaleTarget};
+use crate::error::Result;
+use crate::http::{self, AppState};
+use crate::nats::NatsArgs;
+use crate::observe::JetStreamSource;
+use crate::pool::{PoolRunner, PoolStatus};
+use crate::virtual_target::VirtualTarget;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// Arguments of `jetpool run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Directory of policy files (`*.toml`).
+    #[arg(long, env = "JETPOOL_POLICIES", default_value = "policies")]
+    pub policies: PathBuf,
+    /// NATS connection.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Address for /metrics, /healthz and /status.
+    #[arg(long, env = "JETPOOL_LISTEN", default_value = "127.0.0.1:9464")]
+    pub listen: String,
+    /// Decide and log every decision, but touch no container.
+    #[arg(long, env = "JETPOOL_DRY_RUN")]
+    pub dry_run: bool,
+    /// `NATS_URL` given to agents whose template sets no `nats_url`
+    /// (defaults to the URL jetpool itself uses).
+    #[arg(long, env = "JETPOOL_AGENT_NATS_URL")]
+    pub agent_nats_url: Option<String>,
+    /// Log format.
+    #[arg(long, env = "JETPOOL_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Everything [`run`] needs, already validated.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The pools to scale.
+    pub pools: Vec<PoolSpec>,
+    /// NATS connection settings.
+    pub nats: NatsArgs,
+    /// HTTP listen address.
+    pub listen: String,
+    /// Log decisions only.
+    pub dry_run: bool,
+    /// `NATS_URL` for agents.
+    pub agent_nats_url: String,
+}
+
+/// Sets up logging; a second call (tests) keeps the first subscriber.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Resolves when the process gets SIGINT or SIGTERM.
+pub async fn signals() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Entry point of `jetpool run`; returns the exit code.
+pub async fn main(args: RunArgs) -> i32 {
+    init_tracing(args.log_format);
+    let pools = match config::load_dir(&args.policies) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "error: invalid policies in {}:\n{e}",
+                args.policies.display()
+            );
+            return 2;
+        }
+    };
+    let cfg = ServiceConfig {
+        pools,
+        agent_nats_url: args
+            .agent_nats_url
+            .clone()
+            .unwrap_or_else(|| args.nats.url.clone()),
+        nats: args.nats,
+        listen: args.listen,
+        dry_run: args.dry_run,
+    };
+    match run(cfg, signals()).await {
+        Ok(()) => 0,
+        Err(e) => {
+            error!(error = %e, "jetpool stopped");
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// Runs the service until `shutdown` resolves, then stops deciding and
+/// returns, leaving agents running.
+pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let listener = http::bind(&cfg.listen).await?;
+    let client = cfg.nats.connect("jetpool").await?;
+    info!(nats = %cfg.nats.redacted_url(), pools = cfg.pools.len(), dry_run = cfg.dry_run, "connected to NATS");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let statuses = if cfg.dry_run {
+        let virt = Arc::new(VirtualTarget::new());
+        // Start the virtual pools from what really runs, when Docker answers,
+        // so the dry run shows what jetpool would do from here.
+        match DockerTarget::connect(Duration::from_secs(30)).await {
+            Ok(d) => {
+                for p in &cfg.pools {
+                    if let Ok(list) = d.list(&p.name).await {
+                        for c in list {
+                            virt.adopt(&p.name, &c.name);
+                        }
+                    }
+                }
+            }
+            Err(e) => warn!(error = %e, "dry run: Docker not reachable; virtual pools start empty"),
+        }
+        spawn_pools(&cfg, &client, virt, &stop_rx, &mut tasks)
+    } else {
+        let longest = cfg
+            .pools
+            .iter()
+            .map(|p| p.container.stop_timeout)
+            .max()
+            .unwrap_or_default();
+        let docker = Arc::new(DockerTarget::connect(longest).await?);
+        spawn_pools(&cfg, &client, docker, &stop_rx, &mut tasks)
+    };
+    let state = AppState {
+        metrics: crate::telemetry::prometheus(),
+        pools: statuses,
+        dry_run: cfg.dry_run,
+    };
+    let http_stop = wait_for(stop_rx.clone());
+    let server = tokio::spawn(http::serve(listener, state, http_stop));
+    info!(listen = %cfg.listen, "serving /metrics, /healthz and /status");
+    shutdown.await;
+    info!("shutting down: no more decisions; agents keep running");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    match server.await {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "HTTP server task failed");
+            Ok(())
+        }
+    }
+}
+
+fn spawn_pools<T: ScaleTarget>(
+    cfg: &ServiceConfig,
+    client: &async_nats::Client,
+    target: Arc<T>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) -> Vec<watch::Receiver<PoolStatus>> {
+    let mut statuses = Vec::new();
+    for spec in &cfg.pools {
+        // A read must finish well inside the staleness bound, or a slow
+        // server would hold up the loop longer than the data is trusted.
+        let timeout = spec.policy.scaling.stale_after.min(Duration::from_secs(5));
+        let source = JetStreamSource::new(client.clone(), &spec.stream, &spec.consumer, timeout);
+        let (runner, rx) = PoolRunner::new(
+            spec.clone(),
+            source,
+            target.clone(),
+            cfg.agent_nats_url.clone(),
+        );
+        statuses.push(rx);
+        tasks.spawn(runner.run(wait_for(stop.clone())));
+    }
+    statuses
+}
+
+/// Resolves once the watch holds `true` (or its sender is gone).
+pub async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|&v| v).await;
 }

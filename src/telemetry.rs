@@ -1,0 +1,223 @@
+//! Metrics, logs and the HTTP endpoints. Every notable event is recorded
+//! here in one place, under bounded label sets (pool, direction, a fixed
+//! reason enum); never an error's text as a label.
+
+use std::sync::OnceLock;
+
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::policy::{ConsumerStats, Decision, Replicas};
+
+/// The process-wide Prometheus recorder. A `OnceLock` because the `metrics`
+/// facade has one global recorder; tests that start several services in one
+/// process share it.
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder (once) and returns its handle.
+pub fn prometheus() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0, 30.0,
+                ])
+                .ok()?
+                .install_recorder()
+                .ok()?;
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_gauge!(
+        "jetpool_build_info",
+        "Build information; the value is always 1."
+    );
+    describe_gauge!(
+        "jetpool_pool_desired_replicas",
+        "Agents the pool should run, as last decided."
+    );
+    describe_gauge!(
+        "jetpool_pool_recommended_replicas",
+        "Agents the sizing model asked for before guardrails."
+    );
+    describe_gauge!(
+        "jetpool_pool_replicas",
+        "Agent containers by state (ready, starting, draining, standby)."
+    );
+    describe_gauge!(
+        "jetpool_consumer_pending_messages",
+        "Messages not yet delivered (num_pending)."
+    );
+    describe_gauge!(
+        "jetpool_consumer_ack_pending_messages",
+        "Messages delivered but not yet acknowledged (num_ack_pending)."
+    );
+    describe_gauge!(
+        "jetpool_consumer_waiting_requests",
+        "Open pull requests (num_waiting)."
+    );
+    describe_gauge!(
+        "jetpool_consumer_redelivered_messages",
+        "Messages redelivered at least once (num_redelivered)."
+    );
+    describe_gauge!(
+        "jetpool_pool_arrival_rate_tasks_per_second",
+        "Estimated arrival rate (lambda), tasks per second."
+    );
+    describe_gauge!(
+        "jetpool_pool_forecast_arrival_rate_tasks_per_second",
+        "Arrival rate forecast at the time new agents would be ready, tasks per second."
+    );
+    describe_gauge!(
+        "jetpool_pool_agent_throughput_tasks_per_second",
+        "Estimated throughput of one agent (mu), tasks per second."
+    );
+    describe_gauge!(
+        "jetpool_pool_service_time_seconds",
+        Unit::Seconds,
+        "Estimated time to process one task."
+    );
+    describe_gauge!(
+        "jetpool_pool_metrics_staleness_seconds",
+        Unit::Seconds,
+        "Age of the consumer metrics the last decision used."
+    );
+    describe_gauge!(
+        "jetpool_pool_guardrail_active",
+        "1 for the guardrail that bounded the last decision (limit label), else 0."
+    );
+    describe_counter!(
+        "jetpool_scale_events_total",
+        "Changes of a pool's desired count, by direction (up, down)."
+    );
+    describe_counter!(
+        "jetpool_observe_errors_total",
+        "Failed consumer reads, by reason (stream_not_found, consumer_not_found, unavailable, other)."
+    );
+    describe_counter!(
+        "jetpool_docker_errors_total",
+        "Failed Docker API calls, by operation (list, start, stop, remove)."
+    );
+    describe_counter!(
+        "jetpool_agent_exits_total",
+        "Agent containers that exited without jetpool stopping them."
+    );
+    describe_counter!(
+        "jetpool_containers_started_total",
+        "Agent containers started."
+    );
+    describe_counter!(
+        "jetpool_containers_stopped_total",
+        "Agent containers stopped and removed."
+    );
+    describe_histogram!(
+        "jetpool_decision_duration_seconds",
+        Unit::Seconds,
+        "Time to observe and decide one tick, excluding container operations."
+    );
+    describe_histogram!(
+        "jetpool_docker_request_duration_seconds",
+        Unit::Seconds,
+        "Docker API latency, by operation."
+    );
+    gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Records one decision and the observation behind it.
+pub fn record_decision(
+    pool: &str,
+    d: &Decision,
+    replicas: &Replicas,
+    consumer: Option<&ConsumerStats>,
+    previous_limit: Option<&'static str>,
+) {
+    let p = pool.to_string();
+    gauge!("jetpool_pool_desired_replicas", "pool" => p.clone()).set(f64::from(d.desired));
+    gauge!("jetpool_pool_recommended_replicas", "pool" => p.clone()).set(f64::from(d.recommended));
+    for (state, n) in [
+        ("ready", replicas.ready),
+        ("starting", replicas.starting),
+        ("draining", replicas.draining),
+        ("standby", replicas.standby),
+    ] {
+        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state).set(f64::from(n));
+    }
+    if let Some(c) = consumer {
+        gauge!("jetpool_consumer_pending_messages", "pool" => p.clone()).set(c.pending as f64);
+        gauge!("jetpool_consumer_ack_pending_messages", "pool" => p.clone())
+            .set(c.ack_pending as f64);
+        gauge!("jetpool_consumer_waiting_requests", "pool" => p.clone()).set(c.waiting as f64);
+        gauge!("jetpool_consumer_redelivered_messages", "pool" => p.clone())
+            .set(c.redelivered as f64);
+    }
+    let e = &d.estimates;
+    gauge!("jetpool_pool_arrival_rate_tasks_per_second", "pool" => p.clone()).set(e.arrival_rate);
+    gauge!("jetpool_pool_forecast_arrival_rate_tasks_per_second", "pool" => p.clone())
+        .set(e.forecast_rate);
+    gauge!("jetpool_pool_agent_throughput_tasks_per_second", "pool" => p.clone())
+        .set(e.per_agent_rate);
+    gauge!("jetpool_pool_service_time_seconds", "pool" => p.clone()).set(e.service_time_s);
+    // An infinite age (never read) is exported as -1: Prometheus accepts
+    // +Inf, but dashboards and alerts handle a sentinel more predictably.
+    let age = if d.staleness_s.is_finite() {
+        d.staleness_s
+    } else {
+        -1.0
+    };
+    gauge!("jetpool_pool_metrics_staleness_seconds", "pool" => p.clone()).set(age);
+    let limit = d.limit.as_str();
+    if let Some(prev) = previous_limit.filter(|&l| l != limit) {
+        gauge!("jetpool_pool_guardrail_active", "pool" => p.clone(), "limit" => prev).set(0.0);
+    }
+    gauge!("jetpool_pool_guardrail_active", "pool" => p, "limit" => limit).set(1.0);
+}
+
+/// Counts a change of the desired count.
+pub fn scale_event(pool: &str, up: bool) {
+    let direction = if up { "up" } else { "down" };
+    counter!("jetpool_scale_events_total", "pool" => pool.to_string(), "direction" => direction)
+        .increment(1);
+}
+
+/// Counts a failed consumer read.
+pub fn observe_error(pool: &str, reason: &'static str) {
+    counter!("jetpool_observe_errors_total", "pool" => pool.to_string(), "reason" => reason)
+        .increment(1);
+}
+
+/// Counts a failed Docker call.
+pub fn docker_error(pool: &str, op: &'static str) {
+    counter!("jetpool_docker_errors_total", "pool" => pool.to_string(), "op" => op).increment(1);
+}
+
+/// Records the latency of one Docker call.
+pub fn docker_latency(op: &'static str, seconds: f64) {
+    histogram!("jetpool_docker_request_duration_seconds", "op" => op).record(seconds);
+}
+
+/// Records the latency of one observe-and-decide step.
+pub fn decision_latency(pool: &str, seconds: f64) {
+    histogram!("jetpool_decision_duration_seconds", "pool" => pool.to_string()).record(seconds);
+}
+
+/// Counts an agent that exited on its own.
+pub fn agent_exit(pool: &str) {
+    counter!("jetpool_agent_exits_total", "pool" => pool.to_string()).increment(1);
+}
+
+/// Counts a container started or stopped.
+pub fn container_op(pool: &str, started: bool) {
+    let name = if started {
+        "jetpool_containers_started_total"
+    } else {
+        "jetpool_containers_stopped_total"
+    };
+    counter!(name, "pool" => pool.to_string()).increment(1);
+}
