@@ -1,0 +1,60 @@
+# jetpool: build, test, demo. `make demo` and `make test` are the two
+# commands a fresh Debian machine with Docker needs; both install what is
+# missing first (nats-server, Prometheus) through `make deps`.
+
+CARGO        ?= cargo
+TARGET       := x86_64-unknown-linux-gnu
+STATIC_BIN   := target/$(TARGET)/release/jetpool
+IMAGE        ?= jetpool:local
+# Run as root in CI; use sudo elsewhere when it is there.
+SUDO         := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
+
+.PHONY: all build static image deps test lint unit demo clean
+
+all: build
+
+## build: debug build of the jetpool binary
+build:
+	$(CARGO) build
+
+## static: release build, statically linked (for the FROM scratch image)
+static:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(TARGET)
+
+## image: the jetpool:local image (one static binary, no base image)
+image: static
+	docker build -q -t $(IMAGE) . >/dev/null
+	@echo "built image $(IMAGE)"
+
+## deps: install what the tests and the demo need, if missing
+deps:
+	@missing=""; \
+	command -v nats-server >/dev/null 2>&1 || missing="$$missing nats-server"; \
+	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@docker info >/dev/null 2>&1 || { echo "error: the Docker daemon does not answer (is dockerd running, and may this user use it?)"; exit 1; }
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## test: lint, then every test (unit, loop, integration with real NATS and Docker)
+test: deps image lint
+	JETPOOL_IMAGE=$(IMAGE) $(CARGO) test --all-targets -- --test-threads=4
+
+## unit: the fast tests only (no NATS, no Docker)
+unit:
+	$(CARGO) test --lib
+
+## demo: start NATS, run jetpool on a demo pool, send a burst, watch it scale out and back
+demo: deps image
+	JETPOOL_BIN=$(STATIC_BIN) ./compose/demo.sh
+
+clean:
+	$(CARGO) clean
+
+-include bench/bench.mk

@@ -1,0 +1,99 @@
+//! Killing jetpool (SIGKILL) while agents run, then starting it again: the
+//! new process adopts the running agents (no duplicates, none orphaned) and
+//! later scales them in itself.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn start_jetpool(policies: &std::path::Path, nats: &str, listen: &str) -> Child {
+    Command::new(bin())
+        .args(["run", "--policies"])
+        .arg(policies)
+        .args(["--nats", nats, "--listen", listen])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jetpool")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_adopts_running_agents() {
+    if !docker_available() {
+        return;
+    }
+    let nats = Nats::start();
+    let pool = unique("it-adopt");
+    let _guard = PoolGuard(pool.clone());
+    let stream = "ADOPT";
+    setup_stream(&nats, stream, "work", Duration::from_secs(30)).await;
+    let dir = policy_dir(&policy_toml(
+        &pool,
+        stream,
+        "work",
+        0,
+        4,
+        "scale_down_delay = \"2s\"\nservice_time = \"1500ms\"\ntarget_drain_time = \"5s\"",
+    ));
+    let listen = format!("127.0.0.1:{}", free_port());
+
+    let mut first = start_jetpool(dir.path(), &nats.url, &listen);
+    publish(&nats, stream, 40, 1500).await;
+    eventually(Duration::from_secs(15), "4 agents running", || async {
+        (running(&pool).len() == 4).then_some(())
+    })
+    .await;
+    first.kill().expect("SIGKILL jetpool");
+    first.wait().expect("reap jetpool");
+    let before: BTreeSet<String> = running(&pool).into_iter().collect();
+    assert_eq!(before.len(), 4, "agents keep running when jetpool dies");
+
+    let mut second = start_jetpool(dir.path(), &nats.url, &listen);
+    // Wait until the new process has decided at least once...
+    eventually(
+        Duration::from_secs(10),
+        "the restarted jetpool to decide",
+        || async {
+            let (_, body) = http_get(&listen, "/status").await?;
+            body.contains("\"decision\":{").then_some(())
+        },
+    )
+    .await;
+    // ...then, for a few of its ticks, the set of agents must stay exactly
+    // the adopted one: no duplicates started, none lost.
+    let watch_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < watch_until {
+        let now: BTreeSet<String> = all_containers(&pool).into_iter().collect();
+        assert!(
+            now.is_subset(&before),
+            "no new containers while load holds: {now:?} vs {before:?}"
+        );
+        let info = consumer_info(&nats, stream, "work").await;
+        if info.num_pending > 4 {
+            assert_eq!(now, before, "all adopted agents kept while backlog remains");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The adopted agents are the new process's to scale in: once the work
+    // is done they are stopped and removed, none orphaned.
+    eventually(
+        Duration::from_secs(60),
+        "the adopted agents scaled in and removed",
+        || async {
+            let i = consumer_info(&nats, stream, "work").await;
+            (i.num_pending == 0 && i.num_ack_pending == 0 && all_containers(&pool).is_empty())
+                .then_some(())
+        },
+    )
+    .await;
+    let info = consumer_info(&nats, stream, "work").await;
+    assert_eq!(info.ack_floor.stream_sequence, 40, "every task done");
+    let _ = second.kill();
+    let _ = second.wait();
+}
