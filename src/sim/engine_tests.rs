@@ -1,6 +1,7 @@
 //! Hand-computed runs of the engine with scripted controllers.
 
 use super::*;
+use crate::sim::controller::{Retire, Victims};
 use crate::sim::dist::Dist;
 
 /// Sets the given counts at the given times.

@@ -10,12 +10,13 @@
 //!   service's `decide`, [`peers`] emulate KEDA, the HPA, Knative, Ray Serve
 //!   and Nomad.
 //! - [`report`] and [`plot`]: tables, JSON, Markdown and plots.
-//! - [`run`]: ties them together for one command line.
+//! - [`load`] and [`run`]: the trace and the runs of one command line.
 
 pub mod controller;
 pub mod dist;
 pub mod engine;
 pub mod jetpool;
+pub mod load;
 pub mod peers;
 pub mod plot;
 pub mod report;
