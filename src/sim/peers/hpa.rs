@@ -274,3 +274,60 @@ impl Controller for Hpa {
         self.core.sync(v.now, v.lag() as f64, v.current())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Syncs every 15 s on a constant lag of 300 (target 10: 30 pods),
+    /// starting from 1 replica; the counts the HPA sets.
+    fn step(core: HpaCore) -> Vec<u32> {
+        let mut h = Hpa::new("hpa", core, 0.0);
+        let mut cur = h.tick(&View::default()).unwrap_or(0);
+        let mut seq = vec![cur];
+        for i in 0..5 {
+            let v = View {
+                now: f64::from(i) * 15.0,
+                pending: 300,
+                ready: cur,
+                ..View::default()
+            };
+            cur = h.tick(&v).unwrap_or(cur);
+            seq.push(cur);
+        }
+        seq
+    }
+
+    #[test]
+    fn legacy_scale_up_doubles_at_most() {
+        // max(2 * current, 4) per sync, then ceil(300 / 10) = 30.
+        let seq = step(HpaCore::new(10.0, 1, 1000, Behavior::Legacy));
+        assert_eq!(seq, vec![1, 4, 8, 16, 30, 30]);
+    }
+
+    #[test]
+    fn behavior_defaults_allow_four_pods_or_double() {
+        // Pods 4 / Percent 100 per 15 s, selectPolicy Max:
+        // max(1 + 4, 2) = 5, max(9, 10) = 10, 20, then 30.
+        let seq = step(HpaCore::new(
+            10.0,
+            1,
+            1000,
+            Behavior::with_down_window(60.0),
+        ));
+        assert_eq!(seq, vec![1, 5, 10, 20, 30, 30]);
+    }
+
+    #[test]
+    fn tolerance_and_downscale_window() {
+        let mut core = HpaCore::new(10.0, 1, 1000, Behavior::Legacy);
+        // Ratio 105 / (10 * 10) = 1.05: within 0.1, no change.
+        assert_eq!(core.raw(105.0, 10), 10);
+        assert_eq!(core.raw(115.0, 10), 12);
+        // Legacy: the highest recommendation of the last 300 s holds.
+        assert_eq!(core.sync(0.0, 300.0, 30), Some(30));
+        assert_eq!(core.sync(15.0, 0.0, 30), Some(30));
+        assert_eq!(core.sync(300.0, 0.0, 30), Some(30));
+        assert_eq!(core.sync(315.0, 0.0, 30), Some(1));
+    }
+}
