@@ -149,6 +149,10 @@ pub struct Options {
     /// Write a Markdown section (table and verdict) to this file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Append one Markdown row (trace, jetpool's figures, the cheapest peer
+    /// meeting 99%, the verdict) to this file: the benchmark's headline.
+    #[arg(long)]
+    pub headline: Option<PathBuf>,
     /// Worker threads (default: the available cores).
     #[arg(long)]
     pub threads: Option<usize>,

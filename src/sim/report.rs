@@ -173,6 +173,38 @@ pub fn verdict(rows: &[(Row, Extra)]) -> Option<String> {
     Some(s)
 }
 
+/// The header of the headline table [`headline_row`] writes rows of.
+pub const HEADLINE_HEAD: &str = "| trace | tasks | bound agent-h | jetpool SLO met | jetpool p99 wait s | jetpool cost x | cheapest peer meeting 99% (cost x) | verdict |\n|---|---|---|---|---|---|---|---|\n";
+
+/// One headline row: jetpool against the cheapest peer meeting the bar.
+pub fn headline_row(rows: &[(Row, Extra)]) -> Option<String> {
+    let jp = &rows.iter().find(|r| r.0.policy == "jetpool")?.0;
+    let best = rows
+        .iter()
+        .map(|r| &r.0)
+        .filter(|r| r.policy != "jetpool" && r.policy != "bound" && r.slo_attainment >= BAR)
+        .min_by(|a, b| a.agent_seconds.total_cmp(&b.agent_seconds));
+    let pass = jp.slo_attainment >= BAR && best.is_none_or(|b| jp.agent_seconds < b.agent_seconds);
+    let why = if jp.slo_attainment < BAR {
+        "FAIL: misses the SLO bar".to_string()
+    } else if pass {
+        "PASS".to_string()
+    } else {
+        "FAIL: a peer meeting the SLO spends less".to_string()
+    };
+    Some(format!(
+        "| {} | {} | {:.1} | {:.2}% | {} | {:.2} | {} | {} |\n",
+        jp.trace,
+        jp.tasks,
+        jp.bound_agent_seconds / 3600.0,
+        jp.slo_attainment * 100.0,
+        secs(jp.p99_wait_s),
+        jp.cost_ratio,
+        best.map_or("none".to_string(), |b| format!("{} ({:.2})", b.policy, b.cost_ratio)),
+        why
+    ))
+}
+
 fn secs(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")

@@ -249,8 +249,28 @@ pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
         };
         plot::draw(&fig, p)?;
     }
+    if let Some(h) = &args.headline
+        && let Some(line) = report::headline_row(&pairs)
+    {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(h)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| Error::Io {
+                context: format!("cannot append to {}", h.display()),
+                source: e,
+            })?;
+    }
     if let Some(md) = &args.markdown {
-        let mut s = format!("### {}\n\n{}\n\n", tr.name, header.replace('\n', "\n\n"));
+        let mut s = format!(
+            "### {}\n\n{}\n\nSimulated {} policies in {:.1} s ({threads} threads).\n\n",
+            tr.name,
+            header.replace('\n', "\n\n"),
+            pairs.iter().filter(|r| r.0.policy != "bound").count(),
+            elapsed.as_secs_f64()
+        );
         s.push_str(&report::markdown_table(&pairs));
         if let Some(v) = &verdict {
             let _ = write!(s, "\n**Verdict:** {v}\n");
