@@ -154,6 +154,9 @@ struct Sim<'a> {
     active: Vec<u32>,
     heap: BinaryHeap<Ev>,
     seq: u64,
+    /// Delivery attempt per task; a completion event of an older attempt
+    /// is stale. Wrapping at 256 is harmless: a stale event is popped by the
+    /// end of its service time, long before 256 AckWaits have passed.
     attempts: Vec<u8>,
     v: View,
     alive: u32,

@@ -200,7 +200,10 @@ pub fn headline_row(rows: &[(Row, Extra)]) -> Option<String> {
         jp.slo_attainment * 100.0,
         secs(jp.p99_wait_s),
         jp.cost_ratio,
-        best.map_or("none".to_string(), |b| format!("{} ({:.2})", b.policy, b.cost_ratio)),
+        best.map_or("none".to_string(), |b| format!(
+            "{} ({:.2})",
+            b.policy, b.cost_ratio
+        )),
         why
     ))
 }
@@ -215,7 +218,7 @@ fn secs(v: f64) -> String {
     }
 }
 
-const HEAD: [&str; 12] = [
+const HEAD: [&str; 13] = [
     "policy",
     "SLO met",
     "p50 s",
@@ -227,10 +230,11 @@ const HEAD: [&str; 12] = [
     "stops",
     "dir chg",
     "lost",
+    "unfinished",
     "meets 99%",
 ];
 
-fn cells(r: &Row, e: &Extra) -> [String; 12] {
+fn cells(r: &Row, e: &Extra) -> [String; 13] {
     [
         r.policy.clone(),
         format!("{:.2}%", r.slo_attainment * 100.0),
@@ -243,13 +247,14 @@ fn cells(r: &Row, e: &Extra) -> [String; 12] {
         r.stops.to_string(),
         e.direction_changes.to_string(),
         e.lost.to_string(),
+        e.unfinished.to_string(),
         if r.slo_attainment >= BAR { "yes" } else { "no" }.into(),
     ]
 }
 
 /// A plain-text table, aligned for a terminal.
 pub fn text_table(rows: &[(Row, Extra)]) -> String {
-    let body: Vec<[String; 12]> = rows.iter().map(|(r, e)| cells(r, e)).collect();
+    let body: Vec<[String; 13]> = rows.iter().map(|(r, e)| cells(r, e)).collect();
     let mut w = HEAD.map(str::len);
     for c in &body {
         for (i, s) in c.iter().enumerate() {
