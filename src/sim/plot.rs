@@ -4,7 +4,7 @@
 //! and the backlog on a second axis.
 //!
 //! Text needs a font only for the bitmap backend; a DejaVu Sans file is
-//! bundled (`assets/fonts`, Bitstream Vera licence) so no system font
+//! bundled (`src/sim/fonts`, Bitstream Vera licence) so no system font
 //! library is needed.
 
 use std::path::Path;
@@ -39,7 +39,7 @@ pub struct Figure {
     pub panels: Vec<Panel>,
 }
 
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 fn register_font() {
