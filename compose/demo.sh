@@ -6,8 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${JETPOOL_BIN:-target/x86_64-unknown-linux-gnu/release/jetpool}
-PORT=${DEMO_NATS_PORT:-14222}
-HTTP=${DEMO_LISTEN:-127.0.0.1:19464}
+
+# free_port FIRST: the first port from FIRST up that nothing listens on.
+free_port() {
+  local p=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+PORT=${DEMO_NATS_PORT:-$(free_port 14222)}
+HTTP=${DEMO_LISTEN:-127.0.0.1:$(free_port 19464)}
 TASKS=${DEMO_TASKS:-600}
 WORK=${DEMO_WORK:-200ms}
 NATS_URL="nats://127.0.0.1:$PORT"
@@ -24,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   echo "error: port $PORT is in use; set DEMO_NATS_PORT to a free port" >&2; exit 1
 fi
 echo "== starting nats-server with JetStream on $NATS_URL"

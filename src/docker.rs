@@ -11,10 +11,12 @@ use bollard::models::{
     RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, RemoveContainerOptions,
-    StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
+    RemoveContainerOptions, StopContainerOptions,
 };
 use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::mpsc;
 
 use crate::config::ContainerSpec;
 use crate::error::{Error, Result};
@@ -68,6 +70,27 @@ pub struct StartRequest<'a> {
     pub spec: &'a ContainerSpec,
     /// The URL agents get in `NATS_URL`.
     pub nats_url: &'a str,
+    /// Start as a warm standby (`JETPOOL_STANDBY=1`): connected, not
+    /// fetching, until activated.
+    pub standby: bool,
+}
+
+/// Something that happened to a pool's container, reported by the
+/// target's event stream so the loop reacts at once instead of at its
+/// next tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetEvent {
+    /// The container's process exited (crash, kill -9, OOM, or a drain
+    /// that finished).
+    Died {
+        /// Container name.
+        name: String,
+    },
+    /// The image's healthcheck reports the container unhealthy.
+    Unhealthy {
+        /// Container name.
+        name: String,
+    },
 }
 
 /// Something that runs a pool's agents: Docker in production, an in-memory
@@ -81,6 +104,13 @@ pub trait ScaleTarget: Send + Sync + 'static {
     fn stop(&self, id: &str, timeout: Duration) -> impl Future<Output = Result<()>> + Send;
     /// Removes a stopped container.
     fn remove(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Container events of `pool`, for as long as the stream is held.
+    fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent>;
+}
+
+/// Turns an mpsc receiver into a stream.
+pub(crate) fn receiver_stream<T: Send + 'static>(rx: mpsc::Receiver<T>) -> BoxStream<'static, T> {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) }).boxed()
 }
 
 /// The Docker Engine, reached through `DOCKER_HOST` or the local socket.
@@ -159,6 +189,9 @@ pub fn create_body(req: &StartRequest<'_>) -> ContainerCreateBody {
     env.push(format!("JETPOOL_POOL={}", req.pool));
     env.push(format!("JETPOOL_AGENT_ID={}", req.name));
     env.push(format!("NATS_URL={}", req.nats_url));
+    if req.standby {
+        env.push("JETPOOL_STANDBY=1".into());
+    }
     let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
     labels.insert(LABEL_MANAGED.into(), "true".into());
     labels.insert(LABEL_POOL.into(), req.pool.into());
@@ -332,5 +365,58 @@ impl ScaleTarget for DockerTarget {
                 source,
             }),
         }
+    }
+
+    fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent> {
+        let (tx, rx) = mpsc::channel(256);
+        let docker = self.docker.clone();
+        let pool = pool.to_string();
+        tokio::spawn(async move {
+            // Reconnect for as long as someone listens: the loop's periodic
+            // listing still works meanwhile, events only make it faster.
+            while !tx.is_closed() {
+                let filters = HashMap::from([
+                    ("type".to_string(), vec!["container".to_string()]),
+                    ("label".to_string(), vec![format!("{LABEL_POOL}={pool}")]),
+                    (
+                        "event".to_string(),
+                        vec![
+                            "die".to_string(),
+                            "health_status".to_string(),
+                            "oom".to_string(),
+                        ],
+                    ),
+                ]);
+                let opts = EventsOptions {
+                    filters: Some(filters),
+                    ..Default::default()
+                };
+                let mut stream = docker.events(Some(opts));
+                while let Some(item) = stream.next().await {
+                    let Ok(ev) = item else { break };
+                    let name = ev
+                        .actor
+                        .as_ref()
+                        .and_then(|a| a.attributes.as_ref())
+                        .and_then(|a| a.get("name").cloned())
+                        .unwrap_or_default();
+                    let action = ev.action.unwrap_or_default();
+                    let event = if action == "die" || action == "oom" {
+                        TargetEvent::Died { name }
+                    } else if action.starts_with("health_status") && action.contains("unhealthy") {
+                        TargetEvent::Unhealthy { name }
+                    } else {
+                        continue;
+                    };
+                    // A full channel only means the loop is already busy
+                    // catching up; it lists the containers anyway.
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(event) {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        receiver_stream(rx)
     }
 }

@@ -20,6 +20,7 @@ pub mod load;
 pub mod nats;
 pub mod observe;
 pub mod pool;
+pub mod protocol;
 pub mod service;
 pub mod sim;
 pub mod telemetry;

@@ -14,8 +14,8 @@ use crate::docker::{DockerTarget, ScaleTarget};
 use crate::error::Result;
 use crate::http::{self, AppState};
 use crate::nats::NatsArgs;
-use crate::observe::JetStreamSource;
-use crate::pool::{PoolRunner, PoolStatus};
+use crate::observe::{JetStreamSource, NatsControl};
+use crate::pool::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::virtual_target::VirtualTarget;
 
 /// Log output format.
@@ -200,17 +200,18 @@ fn spawn_pools<T: ScaleTarget>(
     tasks: &mut JoinSet<()>,
 ) -> Vec<watch::Receiver<PoolStatus>> {
     let mut statuses = Vec::new();
+    let agents = Arc::new(NatsControl::new(client.clone(), CONTROL_TIMEOUT));
     for spec in &cfg.pools {
         // A read must finish well inside the staleness bound, or a slow
         // server would hold up the loop longer than the data is trusted.
         let timeout = spec.policy.scaling.stale_after.min(Duration::from_secs(5));
         let source = JetStreamSource::new(client.clone(), &spec.stream, &spec.consumer, timeout);
-        let (runner, rx) = PoolRunner::new(
-            spec.clone(),
+        let io = PoolIo {
             source,
-            target.clone(),
-            cfg.agent_nats_url.clone(),
-        );
+            target: target.clone(),
+            agents: agents.clone(),
+        };
+        let (runner, rx) = PoolRunner::new(spec.clone(), io, cfg.agent_nats_url.clone());
         statuses.push(rx);
         tasks.spawn(runner.run(wait_for(stop.clone())));
     }

@@ -106,10 +106,6 @@ fn describe() {
         "Failed Docker API calls, by operation (list, start, stop, remove)."
     );
     describe_counter!(
-        "jetpool_agent_exits_total",
-        "Agent containers that exited without jetpool stopping them."
-    );
-    describe_counter!(
         "jetpool_containers_started_total",
         "Agent containers started."
     );
@@ -207,9 +203,32 @@ pub fn decision_latency(pool: &str, seconds: f64) {
     histogram!("jetpool_decision_duration_seconds", "pool" => pool.to_string()).record(seconds);
 }
 
-/// Counts an agent that exited on its own.
-pub fn agent_exit(pool: &str) {
-    counter!("jetpool_agent_exits_total", "pool" => pool.to_string()).increment(1);
+/// Counts an agent replaced: `exited` (on its own), `unhealthy`, `silent`.
+pub fn agent_replaced(pool: &str, reason: &'static str) {
+    counter!("jetpool_agents_replaced_total", "pool" => pool.to_string(), "reason" => reason)
+        .increment(1);
+}
+
+/// Counts a drain an agent acknowledged.
+pub fn drain_started(pool: &str, held_work: bool) {
+    let held = if held_work { "true" } else { "false" };
+    counter!("jetpool_drains_started_total", "pool" => pool.to_string(), "held_work" => held)
+        .increment(1);
+}
+
+/// Counts a finished drain: `drained`, `deadline`, `refused`, `cancelled`.
+pub fn drain_outcome(pool: &str, outcome: &'static str) {
+    counter!("jetpool_drains_total", "pool" => pool.to_string(), "outcome" => outcome).increment(1);
+}
+
+/// Counts a warm agent activated.
+pub fn warm_activation(pool: &str) {
+    counter!("jetpool_warm_activations_total", "pool" => pool.to_string()).increment(1);
+}
+
+/// Exports the time left in the start back-off.
+pub fn start_backoff(pool: &str, seconds: f64) {
+    gauge!("jetpool_pool_start_backoff_seconds", "pool" => pool.to_string()).set(seconds);
 }
 
 /// Counts a container started or stopped.

@@ -6,7 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::docker::{AgentContainer, Phase, ScaleTarget, StartRequest};
+use futures::stream::BoxStream;
+use tokio::sync::mpsc;
+
+use crate::docker::{
+    AgentContainer, Phase, ScaleTarget, StartRequest, TargetEvent, receiver_stream,
+};
 use crate::error::Result;
 
 /// Containers held in memory, keyed by id.
@@ -24,6 +29,10 @@ struct Inner {
     next_id: u64,
     /// Operations performed, in order, for tests: ("start"|"stop"|"remove", name).
     log: Vec<(&'static str, String)>,
+    /// Event listeners per pool.
+    listeners: BTreeMap<String, Vec<mpsc::Sender<TargetEvent>>>,
+    /// Names of containers started as standby.
+    standby: Vec<String>,
 }
 
 impl VirtualTarget {
@@ -61,7 +70,21 @@ impl VirtualTarget {
                 .and_then(|m| m.values_mut().find(|c| c.name == name))
         {
             c.phase = Phase::Exited;
+            let ev = TargetEvent::Died {
+                name: name.to_string(),
+            };
+            if let Some(ls) = g.listeners.get_mut(pool) {
+                ls.retain(|tx| tx.try_send(ev.clone()).is_ok());
+            }
         }
+    }
+
+    /// Names of the containers started as warm standbys.
+    pub fn started_standby(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .map(|g| g.standby.clone())
+            .unwrap_or_default()
     }
 
     /// Containers of `pool` that are running.
@@ -109,6 +132,9 @@ impl ScaleTarget for VirtualTarget {
                 .entry(req.pool.to_string())
                 .or_default()
                 .insert(id.clone(), c);
+            if req.standby {
+                g.standby.push(req.name.clone());
+            }
             g.log.push(("start", req.name));
         }
         Ok(id)
@@ -143,5 +169,13 @@ impl ScaleTarget for VirtualTarget {
             }
         }
         Ok(())
+    }
+
+    fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent> {
+        let (tx, rx) = mpsc::channel(64);
+        if let Ok(mut g) = self.inner.lock() {
+            g.listeners.entry(pool.to_string()).or_default().push(tx);
+        }
+        receiver_stream(rx)
     }
 }

@@ -2,16 +2,89 @@
 //! time: every expectation waits on the loop's own status updates, with a
 //! timeout, so a missing action fails the test instead of hanging it.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use jetpool::config::PoolSpec;
-use jetpool::observe::{MetricsSource, ObserveError};
+use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
 use jetpool::policy::{ConsumerStats, Limit};
-use jetpool::pool::{PoolRunner, PoolStatus};
+use jetpool::pool::{PoolIo, PoolRunner, PoolStatus};
+use jetpool::protocol::{AgentState, Command, Reply, Stats};
 use jetpool::virtual_target::VirtualTarget;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Agents reached over a fake protocol: every request is logged and
+/// answered `ok` unless the agent is muted; stats are whatever the test
+/// sends.
+#[derive(Default)]
+struct FakeAgents {
+    log: Mutex<Vec<(Command, String)>>,
+    muted: Mutex<HashSet<String>>,
+    tx: Mutex<Option<mpsc::Sender<Stats>>>,
+}
+
+impl FakeAgents {
+    fn commands(&self, which: Command) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _)| *c == which)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
+    async fn report(&self, id: &str, state: AgentState, in_flight: u64) {
+        let tx = self
+            .tx
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("loop subscribed to stats");
+        let s = Stats {
+            v: 1,
+            id: id.into(),
+            pool: "p".into(),
+            state,
+            in_flight,
+            capacity: 4,
+            completed: 0,
+            failed: 0,
+        };
+        tx.send(s).await.unwrap();
+    }
+}
+
+impl AgentControl for FakeAgents {
+    async fn control(&self, _pool: &str, id: &str, command: Command) -> Option<Reply> {
+        self.log.lock().unwrap().push((command, id.to_string()));
+        if self.muted.lock().unwrap().contains(id) {
+            return None;
+        }
+        let state = match command {
+            Command::Drain => AgentState::Draining,
+            Command::Resume | Command::Activate => AgentState::Ready,
+        };
+        Some(Reply {
+            v: 1,
+            ok: true,
+            state,
+            in_flight: 0,
+            error: None,
+        })
+    }
+
+    async fn stats(&self, _pool: &str) -> BoxStream<'static, Stats> {
+        let (tx, rx) = mpsc::channel(1024);
+        *self.tx.lock().unwrap() = Some(tx);
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+            .boxed()
+    }
+}
 
 /// A metrics source whose next answer the test sets.
 #[derive(Clone)]
@@ -41,8 +114,12 @@ fn stats(pending: u64, ack_pending: u64) -> ConsumerStats {
 }
 
 fn spec(max: u32, scaling: &str) -> PoolSpec {
+    spec_with(max, scaling, "")
+}
+
+fn spec_with(max: u32, scaling: &str, agents: &str) -> PoolSpec {
     let toml = format!(
-        "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmax = {max}\n[pool.container]\nimage = \"x\"\n[pool.scaling]\n{scaling}\n"
+        "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmax = {max}\n[pool.container]\nimage = \"x\"\n[pool.scaling]\n{scaling}\n[pool.agents]\n{agents}\n"
     );
     jetpool::config::parse_str(Path::new("t.toml"), &toml)
         .unwrap()
@@ -52,18 +129,20 @@ fn spec(max: u32, scaling: &str) -> PoolSpec {
 struct Harness {
     source: Scripted,
     target: Arc<VirtualTarget>,
+    agents: Arc<FakeAgents>,
     status: watch::Receiver<PoolStatus>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 fn start(spec: PoolSpec, source: Scripted, target: Arc<VirtualTarget>) -> Harness {
-    let (runner, status) = PoolRunner::new(
-        spec,
-        source.clone(),
-        target.clone(),
-        "nats://agents:4222".into(),
-    );
+    let agents = Arc::new(FakeAgents::default());
+    let io = PoolIo {
+        source: source.clone(),
+        target: target.clone(),
+        agents: agents.clone(),
+    };
+    let (runner, status) = PoolRunner::new(spec, io, "nats://agents:4222".into());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(runner.run(async {
         let _ = rx.await;
@@ -71,6 +150,7 @@ fn start(spec: PoolSpec, source: Scripted, target: Arc<VirtualTarget>) -> Harnes
     Harness {
         source,
         target,
+        agents,
         status,
         stop: Some(tx),
         task,
@@ -230,4 +310,171 @@ async fn crashed_agent_is_removed_and_replaced() {
     h.until("2 running again", |s| s.replicas.ready == 2).await;
     assert!(target.log().contains(&("remove", victim)));
     h.shutdown().await;
+}
+
+fn starts(t: &VirtualTarget) -> Vec<String> {
+    t.log()
+        .iter()
+        .filter(|(op, _)| *op == "start")
+        .map(|(_, n)| n.clone())
+        .collect()
+}
+
+/// Scale-in drains the least busy agents over the protocol and only
+/// removes them once they exit: no `docker stop` while they hold work.
+#[tokio::test(start_paused = true)]
+async fn scale_in_drains_least_busy_and_waits_for_exit() {
+    let spec = spec_with(
+        4,
+        "scale_down_delay = \"1s\"\nconcurrency = 4",
+        "stats_timeout = \"1h\"",
+    );
+    let mut h = start(spec, Scripted::new(1000), Arc::new(VirtualTarget::new()));
+    h.until("4 running", |s| s.replaces_ready(4)).await;
+    let names = starts(&h.target);
+    let held = [3u64, 0, 1, 2];
+    for (n, k) in names.iter().zip(held) {
+        let state = if k > 0 {
+            AgentState::Busy
+        } else {
+            AgentState::Ready
+        };
+        h.agents.report(n, state, k).await;
+    }
+    // Backlog gone, 6 tasks in flight: 2 agents of concurrency 4 hold them.
+    h.source.set(Ok(stats(0, 6)));
+    h.until("2 draining", |s| s.replicas.draining == 2).await;
+    let mut drained = h.agents.commands(Command::Drain);
+    drained.sort();
+    let mut expected = vec![names[1].clone(), names[2].clone()];
+    expected.sort();
+    assert_eq!(
+        drained, expected,
+        "the idle agent and the one holding 1 task"
+    );
+    h.ticks(5).await;
+    assert!(
+        h.target.log().iter().all(|(op, _)| *op != "stop"),
+        "draining agents are not stopped: {:?}",
+        h.target.log()
+    );
+    // The idle one finishes its drain and exits: it is removed, not stopped.
+    h.target.crash("p", &names[1]);
+    let n1 = names[1].clone();
+    let target = h.target.clone();
+    h.until("the drained agent removed", move |_| {
+        target.log().contains(&("remove", n1.clone()))
+    })
+    .await;
+    assert!(h.target.log().iter().all(|(op, _)| *op != "stop"));
+    h.shutdown().await;
+}
+
+/// Demand returning during a drain cancels the drain instead of starting
+/// new containers.
+#[tokio::test(start_paused = true)]
+async fn returning_demand_cancels_drains_before_starting() {
+    let spec = spec_with(
+        4,
+        "scale_down_delay = \"1s\"\nconcurrency = 4",
+        "stats_timeout = \"1h\"",
+    );
+    let mut h = start(spec, Scripted::new(1000), Arc::new(VirtualTarget::new()));
+    h.until("4 running", |s| s.replaces_ready(4)).await;
+    for n in starts(&h.target) {
+        h.agents.report(&n, AgentState::Busy, 1).await;
+    }
+    h.source.set(Ok(stats(0, 4)));
+    h.until("3 draining", |s| s.replicas.draining == 3).await;
+    h.source.set(Ok(stats(1000, 4)));
+    h.until("4 working again", |s| s.replaces_ready(4)).await;
+    assert_eq!(h.agents.commands(Command::Resume).len(), 3);
+    assert_eq!(starts(&h.target).len(), 4, "no new container started");
+    h.shutdown().await;
+}
+
+/// A warm pool: standbys are started ahead; a burst activates them with a
+/// message, and the warm pool is refilled behind.
+#[tokio::test(start_paused = true)]
+async fn warm_standbys_are_activated_then_refilled() {
+    let spec = spec_with(6, "", "warm = 2\nstats_timeout = \"1h\"");
+    let source = Scripted::new(0);
+    let mut h = start(spec, source, Arc::new(VirtualTarget::new()));
+    h.until("2 standbys", |s| s.replicas.standby == 2).await;
+    let warm = h.target.started_standby();
+    assert_eq!(warm.len(), 2);
+    for n in &warm {
+        h.agents.report(n, AgentState::Standby, 0).await;
+    }
+    h.source.set(Ok(stats(1000, 0)));
+    h.until("6 working", |s| s.replaces_ready(6)).await;
+    let mut activated = h.agents.commands(Command::Activate);
+    activated.sort();
+    let mut expected = warm.clone();
+    expected.sort();
+    assert_eq!(activated, expected, "the standbys were activated first");
+    let plain = starts(&h.target).len() - h.target.started_standby().len();
+    assert_eq!(plain, 4, "only the rest were started as new containers");
+    h.until("warm pool refilled", |s| s.replicas.standby == 2)
+        .await;
+    h.shutdown().await;
+}
+
+/// A template that crashes right after starting is retried with growing
+/// delays, and the back-off is exported.
+#[tokio::test(start_paused = true)]
+async fn crash_loop_backs_off_exponentially() {
+    let target = Arc::new(VirtualTarget::new());
+    let mut h = start(spec(1, ""), Scripted::new(100), target.clone());
+    let mut at = Vec::new();
+    for k in 1..=5 {
+        let t = target.clone();
+        h.until("a start", move |_| starts(&t).len() == k).await;
+        at.push(tokio::time::Instant::now());
+        let name = starts(&target)[k - 1].clone();
+        target.crash("p", &name);
+    }
+    let gaps: Vec<f64> = at.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] >= g[0]),
+        "delays grow: {gaps:?}"
+    );
+    assert!(gaps[3] >= 4.0, "the 4th crash waits at least 4 s: {gaps:?}");
+    let s = h
+        .until("back-off exported", |s| s.start_backoff_s > 0.0)
+        .await;
+    assert!(s.start_backoff_s <= 300.0);
+    h.shutdown().await;
+}
+
+/// An agent that reported and then went silent is replaced.
+#[tokio::test(start_paused = true)]
+async fn silent_agent_is_replaced() {
+    let spec = spec_with(1, "", "stats_timeout = \"3s\"");
+    let mut h = start(spec, Scripted::new(0), Arc::new(VirtualTarget::new()));
+    h.source.set(Ok(stats(5, 1)));
+    h.until("1 running", |s| s.replaces_ready(1)).await;
+    let first = starts(&h.target)[0].clone();
+    h.agents.report(&first, AgentState::Busy, 1).await;
+    let target = h.target.clone();
+    let f = first.clone();
+    h.until("the silent agent stopped", move |_| {
+        target.log().contains(&("stop", f.clone()))
+    })
+    .await;
+    let target = h.target.clone();
+    h.until("a replacement", move |_| starts(&target).len() == 2)
+        .await;
+    h.shutdown().await;
+}
+
+trait ReadyCount {
+    fn replaces_ready(&self, n: u32) -> bool;
+}
+
+impl ReadyCount for PoolStatus {
+    /// `n` agents working and nothing in transition.
+    fn replaces_ready(&self, n: u32) -> bool {
+        self.replicas.ready == n && self.replicas.starting == 0 && self.replicas.draining == 0
+    }
 }

@@ -10,8 +10,18 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn start_jetpool(policies: &std::path::Path, nats: &str, listen: &str) -> Child {
-    Command::new(bin())
+/// A jetpool process, killed when dropped so a failing test leaves none.
+struct Jetpool(Child);
+
+impl Drop for Jetpool {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_jetpool(policies: &std::path::Path, nats: &str, listen: &str) -> Jetpool {
+    let child = Command::new(bin())
         .args(["run", "--policies"])
         .arg(policies)
         .args(["--nats", nats, "--listen", listen])
@@ -19,7 +29,8 @@ fn start_jetpool(policies: &std::path::Path, nats: &str, listen: &str) -> Child 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start jetpool")
+        .expect("start jetpool");
+    Jetpool(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,12 +59,12 @@ async fn restart_adopts_running_agents() {
         (running(&pool).len() == 4).then_some(())
     })
     .await;
-    first.kill().expect("SIGKILL jetpool");
-    first.wait().expect("reap jetpool");
+    first.0.kill().expect("SIGKILL jetpool");
+    first.0.wait().expect("reap jetpool");
     let before: BTreeSet<String> = running(&pool).into_iter().collect();
     assert_eq!(before.len(), 4, "agents keep running when jetpool dies");
 
-    let mut second = start_jetpool(dir.path(), &nats.url, &listen);
+    let _second = start_jetpool(dir.path(), &nats.url, &listen);
     // Wait until the new process has decided at least once...
     eventually(
         Duration::from_secs(10),
@@ -94,6 +105,4 @@ async fn restart_adopts_running_agents() {
     .await;
     let info = consumer_info(&nats, stream, "work").await;
     assert_eq!(info.ack_floor.stream_sequence, 40, "every task done");
-    let _ = second.kill();
-    let _ = second.wait();
 }

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use duration::{format_duration, parse_duration};
-pub use pool::{ContainerSpec, PoolSpec};
+pub use pool::{AgentsSpec, ContainerSpec, PoolSpec};
 pub use scaling::Scaling;
 
 /// Where in a policy file a problem is.

@@ -26,6 +26,8 @@ pub struct PoolSpec {
     pub policy: Policy,
     /// How agent containers are created.
     pub container: ContainerSpec,
+    /// How agents are drained, kept warm and healed.
+    pub agents: AgentsSpec,
     /// The policy file this pool came from (for messages); empty for pools
     /// built in code.
     pub source: PathBuf,
@@ -182,6 +184,96 @@ impl ContainerSpec {
     }
 }
 
+/// The `[pool.agents]` table: the agent lifecycle around scaling.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSpec {
+    /// Drain agents that speak the agent protocol before stopping them
+    /// (they finish what they hold); others get the stop signal and
+    /// `stop_timeout`. `false` always uses plain `docker stop`.
+    #[serde(default = "yes")]
+    pub drain: bool,
+    /// Longest a drain may take; then the agent gets `docker stop`.
+    #[serde(default = "d_drain_timeout", deserialize_with = "duration::required")]
+    pub drain_timeout: Duration,
+    /// Standby agents kept started and connected but not fetching, so a
+    /// burst is met by one NATS message instead of a container start.
+    /// Requires agents that speak the protocol.
+    #[serde(default)]
+    pub warm: u32,
+    /// An agent that has reported stats and then stays silent this long
+    /// is considered hung and replaced.
+    #[serde(default = "d_stats_timeout", deserialize_with = "duration::required")]
+    pub stats_timeout: Duration,
+    /// An agent exiting on its own within this time of its start counts as
+    /// a crash; repeated crashes back off starts exponentially.
+    #[serde(default = "d_crash_window", deserialize_with = "duration::required")]
+    pub crash_window: Duration,
+    /// The longest back-off between starts of a crash-looping template.
+    #[serde(default = "d_max_backoff", deserialize_with = "duration::required")]
+    pub max_backoff: Duration,
+}
+
+const fn yes() -> bool {
+    true
+}
+const fn d_drain_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+const fn d_stats_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+const fn d_crash_window() -> Duration {
+    Duration::from_secs(30)
+}
+const fn d_max_backoff() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl Default for AgentsSpec {
+    fn default() -> Self {
+        AgentsSpec {
+            drain: yes(),
+            drain_timeout: d_drain_timeout(),
+            warm: 0,
+            stats_timeout: d_stats_timeout(),
+            crash_window: d_crash_window(),
+            max_backoff: d_max_backoff(),
+        }
+    }
+}
+
+impl AgentsSpec {
+    fn validate(&self, max: u32) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if self.drain_timeout < Duration::from_secs(1) {
+            out.push(problem(
+                &["agents", "drain_timeout"],
+                "drain_timeout must be at least 1s",
+            ));
+        }
+        if self.stats_timeout < Duration::from_secs(1) {
+            out.push(problem(
+                &["agents", "stats_timeout"],
+                "stats_timeout must be at least 1s",
+            ));
+        }
+        if self.max_backoff < Duration::from_secs(1) {
+            out.push(problem(
+                &["agents", "max_backoff"],
+                "max_backoff must be at least 1s",
+            ));
+        }
+        if self.warm > max {
+            out.push(problem(
+                &["agents", "warm"],
+                format!("warm ({}) must not exceed max ({max})", self.warm),
+            ));
+        }
+        out
+    }
+}
+
 /// The raw `[[pool]]` table as written; [`RawPool::validate`] turns it into
 /// a [`PoolSpec`].
 #[derive(Debug, Deserialize)]
@@ -198,6 +290,8 @@ pub(crate) struct RawPool {
     container: ContainerSpec,
     #[serde(default)]
     scaling: Scaling,
+    #[serde(default)]
+    agents: AgentsSpec,
 }
 
 const fn default_interval() -> Duration {
@@ -254,6 +348,7 @@ impl RawPool {
             ));
         }
         out.extend(self.container.validate());
+        out.extend(self.agents.validate(self.max));
         out.extend(self.scaling.validate(self.min, self.max));
         if !out.is_empty() {
             return Err(out);
@@ -269,6 +364,7 @@ impl RawPool {
                 scaling: self.scaling,
             },
             container: self.container,
+            agents: self.agents,
             source: PathBuf::new(),
         })
     }

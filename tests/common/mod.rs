@@ -234,6 +234,110 @@ pub async fn consumer_info(nats: &Nats, stream: &str, consumer: &str) -> jetstre
     s.consumer_info(consumer).await.expect("consumer info")
 }
 
+/// A test pool of reference agents over the host network, built step by
+/// step: `TestPool::new(pool, stream).max(4).concurrency(8).toml()`.
+#[derive(Debug, Clone)]
+pub struct TestPool {
+    pool: String,
+    stream: String,
+    min: u32,
+    max: u32,
+    concurrency: u32,
+    interval: String,
+    stop_timeout: String,
+    scaling: String,
+    agents: String,
+}
+
+impl TestPool {
+    /// A pool `pool` on `stream` (consumer `work`), min 0, max 4, one task
+    /// per agent, stats every second.
+    pub fn new(pool: &str, stream: &str) -> Self {
+        TestPool {
+            pool: pool.into(),
+            stream: stream.into(),
+            min: 0,
+            max: 4,
+            concurrency: 1,
+            interval: "250ms".into(),
+            stop_timeout: "10s".into(),
+            scaling: String::new(),
+            agents: String::new(),
+        }
+    }
+    /// Bounds.
+    pub fn bounds(mut self, min: u32, max: u32) -> Self {
+        self.min = min;
+        self.max = max;
+        self
+    }
+    /// Tasks per agent (the agent's `--concurrency` and the policy's).
+    pub fn concurrency(mut self, k: u32) -> Self {
+        self.concurrency = k;
+        self
+    }
+    /// Observation interval.
+    pub fn interval(mut self, i: &str) -> Self {
+        self.interval = i.into();
+        self
+    }
+    /// The template's stop timeout.
+    pub fn stop_timeout(mut self, t: &str) -> Self {
+        self.stop_timeout = t.into();
+        self
+    }
+    /// Body of `[pool.scaling]` (besides `concurrency`).
+    pub fn scaling(mut self, body: &str) -> Self {
+        self.scaling = body.into();
+        self
+    }
+    /// Body of `[pool.agents]`.
+    pub fn agents(mut self, body: &str) -> Self {
+        self.agents = body.into();
+        self
+    }
+    /// The policy file.
+    pub fn toml(&self) -> String {
+        let TestPool {
+            pool,
+            stream,
+            min,
+            max,
+            concurrency,
+            interval,
+            stop_timeout,
+            scaling,
+            agents,
+        } = self;
+        format!(
+            r#"
+[[pool]]
+name = "{pool}"
+stream = "{stream}"
+consumer = "work"
+min = {min}
+max = {max}
+interval = "{interval}"
+
+[pool.container]
+image = "{image}"
+command = ["agent", "--stream", "{stream}", "--consumer", "work", "--concurrency", "{concurrency}"]
+env = {{ JETPOOL_STATS_INTERVAL = "1s" }}
+network = "host"
+stop_timeout = "{stop_timeout}"
+
+[pool.scaling]
+concurrency = {concurrency}
+{scaling}
+
+[pool.agents]
+{agents}
+"#,
+            image = image()
+        )
+    }
+}
+
 /// A policy file for a test pool whose agents reach `nats` over the host
 /// network; `extra_scaling` is appended to `[pool.scaling]`.
 pub fn policy_toml(
@@ -306,4 +410,113 @@ pub fn metric_value(body: &str, metric: &str, pool: &str) -> Option<f64> {
         .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(&label))
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
         .next()
+}
+
+/// Publishes `count` tasks of mixed length, deterministic by index: 2% of
+/// `long_ms`, 18% of 50 ms, the rest 5 ms.
+pub async fn publish_mixed(nats: &Nats, stream: &str, first_id: u64, count: u64, long_ms: u64) {
+    let js = jetstream::new(nats.client().await);
+    let mut acks = std::collections::VecDeque::new();
+    for i in first_id..first_id + count {
+        let work_ms = match i % 50 {
+            0 => long_ms,
+            1..=9 => 50,
+            _ => 5,
+        };
+        let payload = format!("{{\"id\":{i},\"work_ms\":{work_ms}}}");
+        acks.push_back(
+            js.publish(format!("{stream}.tasks"), payload.into())
+                .await
+                .expect("publish"),
+        );
+        if acks.len() >= 512 {
+            acks.pop_front()
+                .expect("non-empty")
+                .await
+                .expect("publish ack");
+        }
+    }
+    for a in acks {
+        a.await.expect("publish ack");
+    }
+}
+
+/// Sum of a counter over all its series whose labels contain every one of
+/// `labels` (`key="value"` strings).
+pub fn counter_sum(body: &str, metric: &str, labels: &[&str]) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Runs `jetpool::service::run` in-process for `pools` until the returned
+/// guard is dropped or stopped.
+pub struct Service {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<jetpool::Result<()>>>,
+    /// The HTTP address.
+    pub listen: String,
+}
+
+impl Service {
+    /// Starts the service on a free port.
+    pub fn start(nats: &Nats, toml: &str) -> Service {
+        let pools = jetpool::config::parse_str(std::path::Path::new("test.toml"), toml)
+            .expect("valid policy");
+        let listen = format!("127.0.0.1:{}", free_port());
+        let cfg = jetpool::service::ServiceConfig {
+            pools,
+            nats: jetpool::nats::NatsArgs::for_url(&nats.url),
+            listen: listen.clone(),
+            dry_run: false,
+            agent_nats_url: nats.url.clone(),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(jetpool::service::run(cfg, async {
+            let _ = rx.await;
+        }));
+        Service {
+            stop: Some(tx),
+            task: Some(task),
+            listen,
+        }
+    }
+
+    /// The metrics text.
+    pub async fn metrics(&self) -> String {
+        http_get(&self.listen, "/metrics")
+            .await
+            .map(|(_, b)| b)
+            .unwrap_or_default()
+    }
+
+    /// The status JSON.
+    pub async fn status(&self) -> serde_json::Value {
+        http_get(&self.listen, "/status")
+            .await
+            .and_then(|(_, b)| serde_json::from_str(&b).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Stops the service and checks it exits cleanly.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let r = tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("service stops promptly");
+            assert!(matches!(r, Ok(Ok(()))), "service exits cleanly: {r:?}");
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
 }

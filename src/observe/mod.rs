@@ -123,3 +123,6 @@ impl MetricsSource for JetStreamSource {
         })
     }
 }
+
+pub mod agents;
+pub use agents::{AgentControl, AgentRegistry, NatsControl};

@@ -1,0 +1,368 @@
+//! `jetpool agent`: the reference agent, a JetStream pull-consumer worker
+//! that speaks the agent protocol ([`crate::protocol`]).
+//!
+//! It fetches only as many tasks as it has free slots, works each one
+//! (simulated, or by running a command: `jetpool agent ... -- CMD ARGS`),
+//! and acknowledges it. On a drain request or SIGTERM it stops fetching,
+//! finishes and acks what it holds, reports `drained` and exits 0, so a
+//! scale-in loses nothing. Started as standby it stays connected but idle
+//! until jetpool activates it.
+
+mod control;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::PullConsumer};
+use futures::StreamExt;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+pub use control::{Identity, Mode};
+pub use worker::Work;
+
+use crate::error::{Error, Result};
+use crate::nats::NatsArgs;
+
+/// Arguments of `jetpool agent`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// Stream the consumer belongs to.
+    #[arg(long)]
+    pub stream: String,
+    /// Durable pull consumer to fetch from.
+    #[arg(long)]
+    pub consumer: String,
+    /// Simulated work per task when the payload has no `work_ms` (ignored
+    /// when a command is given).
+    #[arg(long, default_value = "100ms", value_parser = crate::config::parse_duration)]
+    pub work: Duration,
+    /// Tasks worked on at once.
+    #[arg(long, env = "JETPOOL_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+    /// Agent id (jetpool sets `JETPOOL_AGENT_ID` to the container name).
+    #[arg(long, env = "JETPOOL_AGENT_ID")]
+    pub id: Option<String>,
+    /// Pool name (jetpool sets `JETPOOL_POOL`); with an id, enables the
+    /// agent protocol.
+    #[arg(long, env = "JETPOOL_POOL")]
+    pub pool: Option<String>,
+    /// Start as a warm standby: connected, not fetching, until activated.
+    #[arg(long, env = "JETPOOL_STANDBY", value_parser = clap::builder::FalseyValueParser::new())]
+    pub standby: bool,
+    /// How often to publish stats.
+    #[arg(long, env = "JETPOOL_STATS_INTERVAL", default_value = "2s", value_parser = crate::config::parse_duration)]
+    pub stats_interval: Duration,
+    /// NATS connection.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Run this command once per task (payload on stdin; exit 0 acks,
+    /// non-zero naks with back-off), given after `--`.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+impl AgentArgs {
+    /// Minimal arguments for `stream`/`consumer`, defaults elsewhere.
+    pub fn new(stream: &str, consumer: &str, nats_url: &str) -> Self {
+        AgentArgs {
+            stream: stream.into(),
+            consumer: consumer.into(),
+            work: Duration::from_millis(100),
+            concurrency: 1,
+            id: None,
+            pool: None,
+            standby: false,
+            stats_interval: Duration::from_secs(2),
+            nats: NatsArgs::for_url(nats_url),
+            command: Vec::new(),
+        }
+    }
+}
+
+/// Counters an agent keeps about its own work.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Tasks being worked on now.
+    pub in_flight: AtomicU64,
+    /// Tasks acknowledged.
+    pub completed: AtomicU64,
+    /// Tasks that failed (negatively acknowledged).
+    pub failed: AtomicU64,
+}
+
+/// What an agent did, returned when it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Tasks acknowledged.
+    pub completed: u64,
+    /// Tasks that failed.
+    pub failed: u64,
+}
+
+/// Entry point of `jetpool agent`; returns the exit code.
+pub async fn main(args: AgentArgs) -> i32 {
+    crate::service::init_tracing(crate::service::LogFormat::Text);
+    let client = match args.nats.connect("jetpool-agent").await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        crate::service::signals().await;
+        let _ = tx.send(true);
+    });
+    match run(&args, client, rx).await {
+        Ok(s) => {
+            info!(
+                completed = s.completed,
+                failed = s.failed,
+                "agent drained; exiting"
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// Looks up the consumer, waiting (up to `patience`) for it to be created:
+/// an agent may start before its consumer exists.
+async fn consumer(
+    js: &jetstream::Context,
+    stream: &str,
+    name: &str,
+    patience: Duration,
+) -> Result<PullConsumer> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match js.get_consumer_from_stream(name, stream).await {
+            Ok(c) => return Ok(c),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(Error::JetStream {
+                    op: "get consumer",
+                    reason: format!("{stream}/{name}: {e}"),
+                });
+            }
+            Err(e) => {
+                debug!(error = %e, "consumer not ready yet");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Works tasks until `stop` turns true (SIGTERM) or a drain request
+/// arrives, then finishes what it holds and returns.
+pub async fn run(
+    args: &AgentArgs,
+    client: async_nats::Client,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Summary> {
+    let counters = Arc::new(Counters::default());
+    let initial = if args.standby {
+        Mode::Standby
+    } else {
+        Mode::Active
+    };
+    // One mode, changed by the control requests and SIGTERM, read by the
+    // fetch loop and the stats publisher.
+    let (mode_tx, mode_rx) = watch::channel(initial);
+    let mut side = JoinSet::new();
+    let mut stats_task = None;
+    if let (Some(pool), Some(id)) = (&args.pool, &args.id) {
+        let who = Identity {
+            pool: pool.clone(),
+            id: id.clone(),
+            capacity: u64::from(args.concurrency),
+        };
+        stats_task = Some(tokio::spawn(control::publish_stats(
+            client.clone(),
+            who.clone(),
+            mode_rx.clone(),
+            counters.clone(),
+            args.stats_interval,
+        )));
+        let tx = mode_tx.clone();
+        let c = counters.clone();
+        let cl = client.clone();
+        side.spawn(async move { control::serve_control(cl, who, tx, c).await });
+    }
+    // SIGTERM turns into a drain that cannot be cancelled.
+    let tx = mode_tx.clone();
+    side.spawn(async move {
+        let _ = stop.wait_for(|&v| v).await;
+        tx.send_modify(|m| {
+            if *m != Mode::Drained {
+                *m = Mode::Draining { resumable: false };
+            }
+        });
+    });
+
+    let work = if args.command.is_empty() {
+        Work::Simulate(args.work)
+    } else {
+        Work::Command(args.command.clone())
+    };
+    let js = jetstream::new(client.clone());
+    let consumer = consumer(&js, &args.stream, &args.consumer, Duration::from_secs(30)).await?;
+    let ack_wait = consumer.cached_info().config.ack_wait;
+    info!(stream = %args.stream, consumer = %args.consumer, concurrency = args.concurrency,
+          id = args.id.as_deref().unwrap_or("-"), standby = args.standby, "agent started");
+    let mut loop_ = FetchLoop {
+        consumer,
+        slots: Arc::new(Semaphore::new(args.concurrency as usize)),
+        tasks: JoinSet::new(),
+        counters: counters.clone(),
+        work,
+        ack_wait,
+        mode: mode_rx,
+    };
+    loop_.run().await;
+    mode_tx.send_replace(Mode::Drained);
+    // Let the final `drained` report go out before exiting.
+    if let Some(t) = stats_task {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    if let Err(e) = client.flush().await {
+        warn!(error = %e, "flush before exit failed");
+    }
+    side.abort_all();
+    Ok(Summary {
+        completed: counters.completed.load(Ordering::Relaxed),
+        failed: counters.failed.load(Ordering::Relaxed),
+    })
+}
+
+/// The fetch-and-work loop, owned by the agent's main task.
+struct FetchLoop {
+    consumer: PullConsumer,
+    /// One permit per task the agent may hold.
+    slots: Arc<Semaphore>,
+    /// Tasks being worked.
+    tasks: JoinSet<()>,
+    counters: Arc<Counters>,
+    work: Work,
+    ack_wait: Duration,
+    mode: watch::Receiver<Mode>,
+}
+
+impl FetchLoop {
+    /// Fetches while active, idles in standby, and on a drain finishes the
+    /// held tasks; a `resume` during the drain goes back to fetching.
+    async fn run(&mut self) {
+        loop {
+            self.fetch_while_active().await;
+            // Draining: finish what is held, unless resumed meanwhile.
+            info!(
+                in_flight = self.counters.in_flight.load(Ordering::Relaxed),
+                "stopped fetching; finishing held tasks"
+            );
+            loop {
+                if self.tasks.is_empty() {
+                    return;
+                }
+                tokio::select! {
+                    _ = self.tasks.join_next() => {},
+                    r = self.mode.changed() => {
+                        if r.is_err() {
+                            while self.tasks.join_next().await.is_some() {}
+                            return;
+                        }
+                        if *self.mode.borrow() == Mode::Active {
+                            info!("drain cancelled; fetching again");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn fetch_while_active(&mut self) {
+        loop {
+            while self.tasks.try_join_next().is_some() {}
+            let mode = *self.mode.borrow_and_update();
+            match mode {
+                Mode::Active => {}
+                Mode::Standby => {
+                    if self.mode.changed().await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Mode::Draining { .. } | Mode::Drained => return,
+            }
+            // Fetch only when a slot is free: a task fetched but not
+            // started would sit ack-pending here and be lost with us.
+            let first = tokio::select! {
+                p = self.slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                r = self.mode.changed() => {
+                    if r.is_err() { return; }
+                    continue;
+                }
+            };
+            let free = 1 + self.slots.available_permits();
+            let batch = self
+                .consumer
+                .fetch()
+                .max_messages(free)
+                .expires(Duration::from_secs(1))
+                .messages()
+                .await;
+            let mut batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    warn!(error = %e, "fetch failed; retrying");
+                    drop(first);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            let mut first = Some(first);
+            // The batch is read to its end even after a drain began:
+            // messages the server already sent must be worked, not dropped.
+            while let Some(next) = batch.next().await {
+                let msg = match next {
+                    Ok(m) => m,
+                    Err(e) => {
+                        debug!(error = %e, "batch ended early");
+                        break;
+                    }
+                };
+                let permit = match first.take() {
+                    Some(p) => p,
+                    None => match self.slots.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                };
+                let c = self.counters.clone();
+                let work = self.work.clone();
+                let ack_wait = self.ack_wait;
+                c.in_flight.fetch_add(1, Ordering::Relaxed);
+                self.tasks.spawn(async move {
+                    let ok = worker::work_one(&msg, &work, ack_wait).await;
+                    if ok {
+                        c.completed.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        c.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    c.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    drop(permit);
+                });
+            }
+        }
+    }
+}

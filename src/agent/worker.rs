@@ -1,0 +1,126 @@
+//! Working one task: either simulated (sleep for the payload's `work_ms`)
+//! or by running a command with the payload on stdin. Either way the task
+//! gets in-progress acks while it runs, so AckWait never redelivers work
+//! that is still going, and a confirmed ack (or a delayed NAK) at the end.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_nats::jetstream::{AckKind, Message};
+use tokio::io::AsyncWriteExt;
+use tracing::{error, warn};
+
+/// How a task is worked.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Sleep for the payload's `work_ms`, else this long.
+    Simulate(Duration),
+    /// Run this program (and arguments) once per task, payload on stdin.
+    Command(Vec<String>),
+}
+
+/// The payload fields the simulated worker understands.
+#[derive(Debug, serde::Deserialize)]
+struct Task {
+    /// Simulated work in milliseconds.
+    work_ms: Option<u64>,
+}
+
+/// Works `msg` and acknowledges it; returns whether it succeeded.
+pub async fn work_one(msg: &Message, work: &Work, ack_wait: Duration) -> bool {
+    let progress_every = (ack_wait / 2).max(Duration::from_millis(100));
+    let mut progress =
+        tokio::time::interval_at(tokio::time::Instant::now() + progress_every, progress_every);
+    let job = run(msg, work);
+    tokio::pin!(job);
+    let outcome = loop {
+        tokio::select! {
+            r = &mut job => break r,
+            _ = progress.tick() => {
+                if let Err(e) = msg.ack_with(AckKind::Progress).await {
+                    warn!(error = %e, "in-progress ack failed");
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => confirm(msg).await,
+        Err(why) => {
+            let delay = nak_delay(msg);
+            warn!(error = %why, retry_in = ?delay, "task failed; negatively acknowledged");
+            // A NAK is not confirmed: if it is lost, AckWait redelivers the
+            // task anyway, which is what a NAK asks for.
+            if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
+                warn!(error = %e, "NAK failed; the task is redelivered after AckWait");
+            }
+            false
+        }
+    }
+}
+
+/// Back-off before a failed task is redelivered: 1 s, doubling with each
+/// delivery, at most 60 s.
+fn nak_delay(msg: &Message) -> Duration {
+    let delivered = msg.info().map(|i| i.delivered).unwrap_or(1).clamp(1, 7) as u32;
+    Duration::from_secs(1u64 << (delivered - 1)).min(Duration::from_secs(60))
+}
+
+/// Acknowledges and waits for the server to confirm it, retrying a few
+/// times: an exit right after must not lose the ack.
+async fn confirm(msg: &Message) -> bool {
+    for attempt in 1..=5u32 {
+        match msg.double_ack().await {
+            Ok(()) => return true,
+            Err(e) => {
+                warn!(error = %e, attempt, "ack not confirmed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+    }
+    error!("ack never confirmed; the task will be redelivered after AckWait");
+    false
+}
+
+async fn run(msg: &Message, work: &Work) -> Result<(), String> {
+    match work {
+        Work::Simulate(default) => {
+            let d = serde_json::from_slice::<Task>(&msg.payload)
+                .ok()
+                .and_then(|t| t.work_ms)
+                .map_or(*default, Duration::from_millis);
+            tokio::time::sleep(d).await;
+            Ok(())
+        }
+        Work::Command(argv) => run_command(msg, argv).await,
+    }
+}
+
+async fn run_command(msg: &Message, argv: &[String]) -> Result<(), String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("no command given".into());
+    };
+    let deliveries = msg.info().map(|i| i.delivered).unwrap_or(1);
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env("JETPOOL_TASK_SUBJECT", msg.subject.as_str())
+        .env("JETPOOL_TASK_DELIVERIES", deliveries.to_string())
+        .stdin(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read its stdin closes the pipe early;
+        // that is its choice, not a failure of the task.
+        let _ = stdin.write_all(&msg.payload).await;
+        drop(stdin);
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("waiting for {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} exited with {status}"))
+    }
+}

@@ -1,0 +1,243 @@
+//! The agent-protocol edge on jetpool's side: a registry of the stats each
+//! agent reports (owned by its pool's loop), and control requests to one
+//! agent (drain, resume, activate).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use crate::policy::AgentStats;
+use crate::protocol::{self, Command, Control, Reply, Stats};
+
+/// The latest report of one agent and when it arrived.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The report.
+    pub stats: Stats,
+    /// When it was received.
+    pub at: Instant,
+}
+
+/// What a pool knows about its agents from their reports.
+#[derive(Debug, Default)]
+pub struct AgentRegistry {
+    /// Latest report per agent id.
+    agents: HashMap<String, Seen>,
+    /// Completed + failed per agent at the last report, to turn the
+    /// agents' monotonic counters into deltas.
+    baseline: HashMap<String, u64>,
+    /// Completions reported since the last aggregate.
+    completed_delta: u64,
+}
+
+impl AgentRegistry {
+    /// Records a report.
+    pub fn record(&mut self, stats: Stats, at: Instant) {
+        let total = stats.completed + stats.failed;
+        match self.baseline.insert(stats.id.clone(), total) {
+            // A counter that went down belongs to a restarted agent that
+            // reused its id: count nothing for this report.
+            Some(prev) if total >= prev => self.completed_delta += total - prev,
+            // The first report: work done before it is not attributable to
+            // this interval.
+            _ => {}
+        }
+        self.agents.insert(stats.id.clone(), Seen { stats, at });
+    }
+
+    /// Records the state an agent gave in a control reply, so a report
+    /// from before the command does not undo it until the next report.
+    pub fn note_state(&mut self, id: &str, state: crate::protocol::AgentState) {
+        if let Some(seen) = self.agents.get_mut(id) {
+            seen.stats.state = state;
+        }
+    }
+
+    /// The latest report of `id`, if any.
+    pub fn get(&self, id: &str) -> Option<&Seen> {
+        self.agents.get(id)
+    }
+
+    /// The latest report of `id` if it is younger than `within`.
+    pub fn fresh(&self, id: &str, now: Instant, within: Duration) -> Option<&Stats> {
+        self.agents
+            .get(id)
+            .filter(|s| now.saturating_duration_since(s.at) <= within)
+            .map(|s| &s.stats)
+    }
+
+    /// Forgets an agent that is gone.
+    pub fn forget(&mut self, id: &str) {
+        self.agents.remove(id);
+        self.baseline.remove(id);
+    }
+
+    /// Agent ids with a report, for clean-up of those no longer listed.
+    pub fn ids(&self) -> Vec<String> {
+        self.agents.keys().cloned().collect()
+    }
+
+    /// Sums the reports of the agents named in `working`, and takes the
+    /// completions since the last call. `None` unless every one of them has
+    /// a fresh report: partial sums would undercount, and the consumer's
+    /// own numbers are the better source then.
+    pub fn aggregate<'a>(
+        &mut self,
+        working: impl IntoIterator<Item = &'a str>,
+        now: Instant,
+        within: Duration,
+        at: Timestamp,
+    ) -> Option<AgentStats> {
+        let delta = std::mem::take(&mut self.completed_delta);
+        let mut sum = AgentStats {
+            at,
+            completed_delta: delta,
+            ..Default::default()
+        };
+        for id in working {
+            let s = self.fresh(id, now, within)?;
+            sum.reporting += 1;
+            sum.in_flight += s.in_flight;
+            sum.capacity += s.capacity;
+        }
+        (sum.reporting > 0).then_some(sum)
+    }
+}
+
+/// Sends control requests to agents; NATS request/reply in production, a
+/// fake in loop tests.
+pub trait AgentControl: Send + Sync + 'static {
+    /// Sends `command` to agent `id` of `pool`. `None` when no agent
+    /// answered: it does not speak the protocol (or is gone).
+    fn control(
+        &self,
+        pool: &str,
+        id: &str,
+        command: Command,
+    ) -> impl Future<Output = Option<Reply>> + Send;
+
+    /// The stream of stats reports of `pool`'s agents.
+    fn stats(&self, pool: &str) -> impl Future<Output = BoxStream<'static, Stats>> + Send;
+}
+
+/// [`AgentControl`] over the service's NATS connection.
+#[derive(Clone)]
+pub struct NatsControl {
+    /// The shared connection.
+    client: async_nats::Client,
+    /// How long an agent has to answer a control request.
+    timeout: Duration,
+}
+
+impl NatsControl {
+    /// Control over `client`, waiting `timeout` for answers.
+    pub fn new(client: async_nats::Client, timeout: Duration) -> Self {
+        NatsControl { client, timeout }
+    }
+}
+
+impl AgentControl for NatsControl {
+    async fn control(&self, pool: &str, id: &str, command: Command) -> Option<Reply> {
+        let body = serde_json::to_vec(&Control {
+            v: protocol::VERSION,
+            command,
+        })
+        .ok()?;
+        let subject = protocol::control_subject(pool, id);
+        let answer = tokio::time::timeout(self.timeout, self.client.request(subject, body.into()))
+            .await
+            .ok()?
+            .ok()?;
+        serde_json::from_slice(&answer.payload).ok()
+    }
+
+    async fn stats(&self, pool: &str) -> BoxStream<'static, Stats> {
+        match self
+            .client
+            .subscribe(protocol::pool_stats_subject(pool))
+            .await
+        {
+            Ok(sub) => sub
+                .filter_map(|m| async move { serde_json::from_slice::<Stats>(&m.payload).ok() })
+                .boxed(),
+            Err(e) => {
+                tracing::warn!(pool = %pool, error = %e, "cannot subscribe to agent stats; using consumer metrics only");
+                futures::stream::pending().boxed()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::AgentState;
+
+    fn report(id: &str, in_flight: u64, completed: u64) -> Stats {
+        Stats {
+            v: 1,
+            id: id.into(),
+            pool: "p".into(),
+            state: AgentState::Busy,
+            in_flight,
+            capacity: 4,
+            completed,
+            failed: 0,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn aggregates_only_when_every_agent_reports() {
+        let mut r = AgentRegistry::default();
+        let now = Instant::now();
+        r.record(report("a", 2, 10), now);
+        r.record(report("a", 3, 15), now);
+        r.record(report("b", 1, 0), now);
+        let s = r
+            .aggregate(
+                ["a", "b"],
+                now,
+                Duration::from_secs(5),
+                Timestamp::UNIX_EPOCH,
+            )
+            .unwrap();
+        assert_eq!(
+            (s.reporting, s.in_flight, s.capacity, s.completed_delta),
+            (2, 4, 8, 5)
+        );
+        // The delta was taken.
+        let s = r
+            .aggregate(
+                ["a", "b"],
+                now,
+                Duration::from_secs(5),
+                Timestamp::UNIX_EPOCH,
+            )
+            .unwrap();
+        assert_eq!(s.completed_delta, 0);
+        assert!(
+            r.aggregate(
+                ["a", "c"],
+                now,
+                Duration::from_secs(5),
+                Timestamp::UNIX_EPOCH
+            )
+            .is_none()
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(
+            r.aggregate(
+                ["a"],
+                Instant::now(),
+                Duration::from_secs(5),
+                Timestamp::UNIX_EPOCH
+            )
+            .is_none(),
+            "stale reports do not count"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! Operations the pool loop runs in the background (container starts and
+//! stops, protocol requests) and what it does when each one finishes. The
+//! loop never waits on Docker or an agent inline: a slow `docker stop` must
+//! not delay the next decision.
+
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::PoolRunner;
+use super::members::{Draining, Starting};
+use crate::docker::{AgentContainer, ScaleTarget, StartRequest};
+use crate::error::Error;
+use crate::observe::{AgentControl, MetricsSource};
+use crate::protocol::{Command, Reply};
+use crate::telemetry;
+
+/// The outcome of a background operation.
+pub enum Op {
+    /// A start finished.
+    Started {
+        /// Container name.
+        name: String,
+        /// When it was requested.
+        requested: Instant,
+        /// Started as standby.
+        standby: bool,
+        /// The container id, or why it failed.
+        result: Result<String, Error>,
+    },
+    /// A stop (and removal) finished.
+    Stopped {
+        /// Container id.
+        id: String,
+        /// Container name.
+        name: String,
+        /// Whether it worked.
+        result: Result<(), Error>,
+    },
+    /// Removal of an exited container finished.
+    Removed {
+        /// Container id.
+        id: String,
+    },
+    /// An agent answered (or not) a drain request.
+    DrainAnswered {
+        /// The container.
+        container: AgentContainer,
+        /// Tasks it held by our last report.
+        held: u64,
+        /// Its answer; `None` if it did not answer.
+        reply: Option<Reply>,
+    },
+    /// An agent answered (or not) a resume request.
+    Resumed {
+        /// Container id.
+        id: String,
+        /// The drain that was cancelled, to restore if the agent refused.
+        drain: Draining,
+        /// Its answer.
+        reply: Option<Reply>,
+    },
+    /// A standby answered (or not) an activation.
+    Activated {
+        /// Container name.
+        name: String,
+        /// Its answer.
+        reply: Option<Reply>,
+    },
+}
+
+/// Exponential back-off for starts that fail or crash.
+#[derive(Debug)]
+pub struct Backoff {
+    /// Consecutive failures.
+    failures: u32,
+    /// No start is attempted before this instant.
+    until: Option<Instant>,
+    /// When the latest failure happened.
+    last_failure: Option<Instant>,
+    /// The longest delay.
+    max: Duration,
+}
+
+impl Backoff {
+    /// A back-off that retries the first failure at once (one crash is an
+    /// accident, not a loop), then waits 1 s, doubling up to `max`.
+    pub fn new(max: Duration) -> Self {
+        Backoff {
+            failures: 0,
+            until: None,
+            last_failure: None,
+            max,
+        }
+    }
+
+    /// Records a failure; returns the delay before the next start.
+    pub fn fail(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let delay = match self.failures {
+            1 => Duration::ZERO,
+            n => Duration::from_secs(1u64 << (n - 2).min(20)).min(self.max),
+        };
+        let now = Instant::now();
+        self.until = Some(now + delay);
+        self.last_failure = Some(now);
+        delay
+    }
+
+    /// When the latest failure happened, if any is on record.
+    pub fn last_failure(&self) -> Option<Instant> {
+        self.last_failure
+    }
+
+    /// Consecutive failures so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Records a success.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+        self.until = None;
+        self.last_failure = None;
+    }
+
+    /// Whether starts must wait.
+    pub fn blocked(&self) -> bool {
+        self.until.is_some_and(|u| Instant::now() < u)
+    }
+
+    /// Time left before starts are allowed.
+    pub fn remaining(&self) -> Duration {
+        self.until.map_or(Duration::ZERO, |u| {
+            u.saturating_duration_since(Instant::now())
+        })
+    }
+}
+
+impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
+    pub(super) fn spawn_start(&mut self, standby: bool) {
+        let suffix: u32 = rand::rng().random();
+        let name = format!("jetpool-{}-{suffix:08x}", self.spec.name);
+        let requested = Instant::now();
+        self.members
+            .starting
+            .insert(name.clone(), Starting { standby });
+        if standby {
+            self.members.standby.insert(name.clone());
+        }
+        let spec = self.spec.clone();
+        let target = self.io.target.clone();
+        let url = self.agent_nats_url.clone();
+        self.ops.spawn(async move {
+            let req = StartRequest {
+                pool: &spec.name,
+                name: name.clone(),
+                spec: &spec.container,
+                nats_url: spec.container.nats_url.as_deref().unwrap_or(&url),
+                standby,
+            };
+            let result = target.start(req).await;
+            Op::Started {
+                name,
+                requested,
+                standby,
+                result,
+            }
+        });
+    }
+
+    pub(super) fn spawn_stop(&mut self, c: AgentContainer) {
+        info!(pool = %self.spec.name, agent = %c.name, "stopping agent");
+        self.members.stopping.insert(c.id.clone());
+        let target = self.io.target.clone();
+        let timeout = self.spec.container.stop_timeout;
+        self.ops.spawn(async move {
+            let t = Instant::now();
+            let result = match target.stop(&c.id, timeout).await {
+                Ok(()) => target.remove(&c.id).await,
+                Err(e) => Err(e),
+            };
+            telemetry::docker_latency("stop", t.elapsed().as_secs_f64());
+            Op::Stopped {
+                id: c.id,
+                name: c.name,
+                result,
+            }
+        });
+    }
+
+    pub(super) fn spawn_remove(&mut self, c: &AgentContainer) {
+        self.members.stopping.insert(c.id.clone());
+        let target = self.io.target.clone();
+        let id = c.id.clone();
+        self.ops.spawn(async move {
+            let t = Instant::now();
+            if let Err(e) = target.remove(&id).await {
+                warn!(error = %e, "cannot remove exited agent");
+            }
+            telemetry::docker_latency("remove", t.elapsed().as_secs_f64());
+            Op::Removed { id }
+        });
+    }
+
+    pub(super) fn spawn_drain(&mut self, c: AgentContainer, held: u64) {
+        info!(pool = %self.spec.name, agent = %c.name, held, "draining agent");
+        self.members.drain_requested.insert(c.id.clone());
+        let agents = self.io.agents.clone();
+        let pool = self.spec.name.clone();
+        self.ops.spawn(async move {
+            let reply = agents.control(&pool, &c.name, Command::Drain).await;
+            Op::DrainAnswered {
+                container: c,
+                held,
+                reply,
+            }
+        });
+    }
+
+    pub(super) fn spawn_control_resume(&mut self, id: String, name: String, drain: Draining) {
+        info!(pool = %self.spec.name, agent = %name, "demand is back: cancelling the drain");
+        let agents = self.io.agents.clone();
+        let pool = self.spec.name.clone();
+        self.ops.spawn(async move {
+            let reply = agents.control(&pool, &name, Command::Resume).await;
+            Op::Resumed { id, drain, reply }
+        });
+    }
+
+    pub(super) fn spawn_activate(&mut self, name: String) {
+        info!(pool = %self.spec.name, agent = %name, "activating warm agent");
+        let agents = self.io.agents.clone();
+        let pool = self.spec.name.clone();
+        self.ops.spawn(async move {
+            let reply = agents.control(&pool, &name, Command::Activate).await;
+            Op::Activated { name, reply }
+        });
+    }
+
+    /// Applies the outcome of a background operation.
+    pub(super) fn finish(&mut self, op: Op) {
+        let pool = self.spec.name.clone();
+        match op {
+            Op::Started {
+                name,
+                requested,
+                standby,
+                result,
+            } => {
+                self.members.starting.remove(&name);
+                match result {
+                    Ok(_) => {
+                        let secs = requested.elapsed().as_secs_f64();
+                        telemetry::docker_latency("start", secs);
+                        telemetry::container_op(&pool, true);
+                        self.members.started_at.insert(name.clone(), Instant::now());
+                        if !standby {
+                            self.cold_start_sample = Some(secs);
+                        }
+                        info!(pool = %pool, agent = %name, seconds = secs, standby, "agent started");
+                    }
+                    Err(e) => {
+                        self.members.standby.remove(&name);
+                        telemetry::docker_error(&pool, "start");
+                        let delay = self.backoff.fail();
+                        error!(pool = %pool, agent = %name, error = %e, retry_in = ?delay,
+                               "cannot start agent; backing off");
+                    }
+                }
+            }
+            Op::Stopped { id, name, result } => {
+                self.members.stopping.remove(&id);
+                match result {
+                    Ok(()) => {
+                        telemetry::container_op(&pool, false);
+                        info!(pool = %pool, agent = %name, "agent stopped and removed");
+                    }
+                    Err(e) => {
+                        telemetry::docker_error(&pool, "stop");
+                        error!(pool = %pool, agent = %name, error = %e, "cannot stop agent");
+                    }
+                }
+            }
+            Op::Removed { id } => {
+                self.members.stopping.remove(&id);
+            }
+            Op::DrainAnswered {
+                container,
+                held,
+                reply,
+            } => {
+                self.members.drain_requested.remove(&container.id);
+                if let Some(r) = &reply {
+                    self.registry.note_state(&container.name, r.state);
+                }
+                match reply {
+                    Some(r) if r.ok => {
+                        let deadline = Instant::now() + self.spec.agents.drain_timeout;
+                        telemetry::drain_started(&pool, r.in_flight > 0);
+                        self.members.draining.insert(
+                            container.id.clone(),
+                            Draining {
+                                name: container.name.clone(),
+                                deadline,
+                                held: r.in_flight.max(held),
+                            },
+                        );
+                    }
+                    other => {
+                        let why = other
+                            .and_then(|r| r.error)
+                            .unwrap_or_else(|| "no answer".into());
+                        warn!(pool = %pool, agent = %container.name, reason = %why,
+                              "drain not acknowledged; stopping with the stop timeout");
+                        telemetry::drain_outcome(&pool, "refused");
+                        self.spawn_stop(container);
+                    }
+                }
+            }
+            Op::Resumed { id, drain, reply } => {
+                self.members.resuming.remove(&id);
+                if let Some(r) = &reply {
+                    self.registry.note_state(&drain.name, r.state);
+                }
+                if reply.as_ref().is_some_and(|r| r.ok) {
+                    telemetry::drain_outcome(&pool, "cancelled");
+                    info!(pool = %pool, agent = %drain.name, "drain cancelled; agent working again");
+                } else {
+                    // The agent cannot go back (SIGTERM received, or it is
+                    // gone): it keeps draining and the next tick starts a
+                    // replacement if one is still needed.
+                    self.members.draining.insert(id, drain);
+                }
+            }
+            Op::Activated { name, reply } => {
+                self.members.activating.remove(&name);
+                self.members.standby.remove(&name);
+                if let Some(r) = &reply {
+                    self.registry.note_state(&name, r.state);
+                }
+                if reply.as_ref().is_some_and(|r| r.ok) {
+                    telemetry::warm_activation(&pool);
+                    info!(pool = %pool, agent = %name, "warm agent activated");
+                } else {
+                    warn!(pool = %pool, agent = %name, "warm agent did not activate; treating it as a plain agent");
+                }
+            }
+        }
+    }
+}
