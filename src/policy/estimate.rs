@@ -63,14 +63,23 @@ pub struct Estimator {
     level: Option<f64>,
     /// Arrival-rate slope.
     slope: f64,
-    /// Smoothed tasks in flight.
+    /// Tasks in flight, EWMA started at zero. It and `completions` start
+    /// alike and take the same steps, so their ratio S = L / X is unbiased
+    /// from the first samples (seeding only one of them, as a first version
+    /// did, read a 1 s task as 10 s until the averages warmed up).
     in_flight: f64,
-    /// Smoothed completion rate.
+    /// Completion rate, EWMA started at zero (see `in_flight`).
     completions: f64,
+    /// Weight the two EWMAs have accumulated; dividing by it removes their
+    /// bias towards zero where a rate is reported on its own.
+    weight: f64,
     /// Total completions seen, to decide when S is measured.
     completed_total: f64,
     /// Smoothed cold start, seconds.
     cold_start_s: Option<f64>,
+    /// Tasks that arrived between the last two snapshots (`None` before
+    /// there are two): zero is one of the signs of an idle pool.
+    last_arrivals: Option<f64>,
 }
 
 impl Estimator {
@@ -90,7 +99,6 @@ impl Estimator {
         }
         let Some(prev) = self.prev else {
             self.prev = Some(*stats);
-            self.in_flight = stats.ack_pending as f64;
             return;
         };
         let dt = secs_between(prev.at, stats.at);
@@ -101,6 +109,7 @@ impl Estimator {
             // The consumer was recreated: its counters restarted, so the
             // deltas would be meaningless. Start over from this snapshot.
             self.prev = Some(*stats);
+            self.last_arrivals = None;
             return;
         }
         let deliveries = (stats.delivered_consumer_seq - prev.delivered_consumer_seq) as f64;
@@ -117,8 +126,15 @@ impl Estimator {
         let a = alpha(dt, SERVICE_TAU_S);
         self.completions += a * (completions / dt - self.completions);
         self.in_flight += a * (in_flight - self.in_flight);
+        self.weight += a * (1.0 - self.weight);
         self.completed_total += completions;
+        self.last_arrivals = Some(arrivals);
         self.prev = Some(*stats);
+    }
+
+    /// Tasks that arrived between the last two snapshots folded in.
+    pub fn last_arrivals(&self) -> Option<f64> {
+        self.last_arrivals
     }
 
     fn update_arrivals(&mut self, rate: f64, dt: f64) {
@@ -153,6 +169,7 @@ impl Estimator {
         let forecast = level + (self.slope * horizon).max(0.0);
         let measured = self.completed_total >= MIN_COMPLETIONS && self.completions > 1e-9;
         let service = if measured {
+            // Little's law; the shared weight cancels in the ratio.
             (self.in_flight / self.completions).max(1e-3)
         } else {
             service_hint_s.unwrap_or(DEFAULT_SERVICE_TIME_S)
@@ -162,7 +179,11 @@ impl Estimator {
             arrival_rate: level,
             arrival_trend: self.slope,
             forecast_rate: forecast,
-            completion_rate: self.completions,
+            completion_rate: if self.weight > 0.0 {
+                self.completions / self.weight
+            } else {
+                0.0
+            },
             service_time_s: service,
             service_time_measured: measured,
             per_agent_rate: k / service,
