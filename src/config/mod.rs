@@ -6,7 +6,9 @@
 mod duration;
 mod locate;
 pub mod pool;
+pub mod rate_limit;
 pub mod scaling;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub use duration::{format_duration, parse_duration};
 pub use pool::{ContainerSpec, PoolSpec};
-pub use scaling::Scaling;
+pub use rate_limit::{RateLimit, Select, Step};
+pub use scaling::{Scaling, StaleFallback};
+pub use schedule::{Days, Schedule, TimeOfDay, Zone};
 
 /// Where in a policy file a problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
