@@ -11,19 +11,25 @@ use super::decision::{Limit, Trail};
 use super::schedule::Bounds;
 use super::sizing::Sizing;
 
-/// Keeps `previous` while the unrounded need is within `tolerance` of it,
-/// so a need of 10.4 does not move a pool of 10. The HPA's rule.
+/// Standard errors of counting noise the tolerance band covers at least.
+const NOISE_Z: f64 = 2.0;
+
+/// Keeps `previous` while the unrounded need is within the tolerance band
+/// of it, so a need of 10.4 does not move a pool of 10 (the HPA's rule).
+/// The band is `tolerance × previous` agents, or twice the need's own
+/// standard error from counting noise if that is wider: at 2 tasks/s a
+/// 30 s mean is only known to about ±9 %, and acting on differences the
+/// estimates cannot resolve is what makes a small pool flap. From a few
+/// tens of tasks per second on, `tolerance` rules.
 pub(crate) fn tolerance(t: &mut Trail, s: &Scaling, z: &Sizing, previous: u32) {
     if previous == 0 {
         return;
     }
     let p = f64::from(previous);
-    if (z.load - p).abs() <= s.tolerance * p {
+    let band = (s.tolerance * p).max(NOISE_Z * z.load_sd);
+    if (z.load - p).abs() <= band {
         t.bound(previous, Limit::Tolerance, |n| {
-            format!(
-                "need {:.2} is within tolerance {} of {n}: kept",
-                z.load, s.tolerance
-            )
+            format!("need {:.2} is within {band:.2} of {n}: kept", z.load)
         });
     }
 }

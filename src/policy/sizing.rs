@@ -1,10 +1,18 @@
 //! The sizing model: Little's law with a backlog term.
 //!
-//! `agents = ceil((λ_forecast + B / T) / (μ · ρ))` where λ_forecast is the
-//! arrival rate expected when a new agent would be ready (trend over the
-//! cold start), B the backlog, T the target drain time, μ = k / S the
-//! per-agent throughput (k = concurrency, S = service time) and ρ the
-//! target utilisation; never below what holds the work already in flight.
+//! `agents = ceil(max(λ / (μ·ρ), (λ + B/T) / μ))` where λ is the arrival
+//! rate expected when a new agent would be ready (trend over the cold
+//! start), B the backlog, T the target drain time, μ = k / S the per-agent
+//! throughput (k = concurrency, S = service time) and ρ the target
+//! utilisation; never below what holds the work already in flight.
+//!
+//! This is the textbook `ceil((λ + B/T) / (μ·ρ))` with one refinement: ρ
+//! is headroom for the randomness of arrivals into an empty queue, and
+//! while a backlog exists every agent is busy anyway, so the backlog is
+//! drained at full throughput. Without it a queue of a few tasks, which a
+//! pool at ρ = 0.8 clears in seconds, asked for one more agent (and a
+//! minute later gave it back), the flapping near an empty queue this
+//! project exists to avoid; for a burst it sizes the drain at exactly T.
 //!
 //! Monotone non-decreasing in B with everything else fixed: every term is.
 
@@ -25,6 +33,8 @@ pub(crate) struct Sizing {
     pub load: f64,
     /// `ceil(load)`.
     pub need: u32,
+    /// Standard error of `load` from counting noise in λ and S, agents.
+    pub load_sd: f64,
     /// Agents needed to keep the in-flight work, at most the previous count:
     /// in-flight work is already held, so it never calls for new agents,
     /// but agents holding it must not be removed.
@@ -53,8 +63,12 @@ pub(crate) fn size(
     let k = f64::from(s.concurrency.max(1));
     let backlog = c.pending;
     let drain = backlog as f64 / s.target_drain_time.as_secs_f64().max(1e-3);
-    let rate = est.forecast_rate + drain;
-    let load = rate / (est.per_agent_rate.max(1e-9) * s.target_utilization);
+    let mu = est.per_agent_rate.max(1e-9);
+    let steady = est.forecast_rate / (mu * s.target_utilization);
+    let draining = (est.forecast_rate + drain) / mu;
+    let load = steady.max(draining);
+    let load_sd =
+        (est.arrival_rate_sd / (mu * s.target_utilization)).hypot(steady * est.service_time_rsd);
     let need = ceil_u32(load);
     // Agents' own counts are exact; the consumer's ack pending also holds
     // tasks of agents that died, which no live agent needs to keep.
@@ -69,6 +83,7 @@ pub(crate) fn size(
         in_flight,
         load,
         need,
+        load_sd,
         hold,
         recommended: need.max(hold),
         feedable,
@@ -124,11 +139,16 @@ mod tests {
 
     #[test]
     fn littles_law_with_backlog() {
-        // (35 + 1200/30) / (4.1 * 0.8) = 75 / 3.28 = 22.9 -> 23
         let s = Scaling::default();
+        // Steady: 35 / (4.1 * 0.8) = 10.7 -> 11.
+        let z = size(&s, &est(35.0, 4.1), &stats(0, 0), None, 0);
+        assert_eq!(z.need, 11);
+        // Draining: (35 + 1200/20) / 4.1 = 23.2 -> 24.
         let z = size(&s, &est(35.0, 4.1), &stats(1200, 0), None, 0);
-        assert_eq!(z.need, 23);
-        assert_eq!(z.recommended, 23);
+        assert_eq!(z.need, 24);
+        // A small queue is drained by the steady headroom.
+        let z = size(&s, &est(35.0, 4.1), &stats(30, 0), None, 0);
+        assert_eq!(z.need, 11);
     }
 
     #[test]

@@ -19,6 +19,10 @@ use super::estimate::secs_between;
 pub(crate) struct Windows {
     /// (when, recommendation), pruned to the longer window.
     recs: VecDeque<(Timestamp, u32)>,
+    /// The count that ran at the first decision, as a recommendation for
+    /// the down window only (what the HPA does on start): a restarted
+    /// jetpool knows nothing yet and must not read that as "need nothing".
+    seed: Option<(Timestamp, u32)>,
 }
 
 impl Windows {
@@ -35,19 +39,31 @@ impl Windows {
         }
     }
 
+    /// Seeds the down window with what runs at the first decision.
+    pub fn seed(&mut self, now: Timestamp, current: u32) {
+        self.seed = Some((now, current));
+    }
+
     /// Forgets every recommendation: used when the pool went idle and its
     /// old needs no longer say anything about the next one.
     pub fn clear(&mut self) {
         self.recs.clear();
+        self.seed = None;
     }
 
     /// Extreme of the recommendations within `window` of `now`.
     fn extreme(&self, now: Timestamp, window: Duration, highest: bool) -> Option<u32> {
         let w = window.as_secs_f64();
+        // The seed holds strictly inside the window, so a window of 0
+        // holds nothing at all.
+        let seed = self
+            .seed
+            .filter(|&(t, _)| highest && secs_between(t, now) < w);
         let within = self
             .recs
             .iter()
             .filter(|&&(t, _)| secs_between(t, now) <= w)
+            .chain(seed.iter())
             .map(|&(_, r)| r);
         if highest { within.max() } else { within.min() }
     }
