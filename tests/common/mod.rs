@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use jetpool::config::Scaling;
-use jetpool::policy::{ConsumerStats, Decision, Observation, Policy, PoolState, Replicas, decide};
+use jetpool::policy::{
+    ConsumerStats, Decision, Limit, Observation, Policy, PoolState, Replicas, decide,
+};
 use jiff::Timestamp;
 
 /// An instant `secs` after a fixed origin.
@@ -115,4 +117,62 @@ pub fn direction_changes(counts: &[u32]) -> usize {
         last = d;
     }
     changes
+}
+
+/// One decision from a fresh state.
+pub struct Row {
+    name: &'static str,
+    policy: Policy,
+    pending: u64,
+    ack: u64,
+    current: u32,
+    budget: Option<u32>,
+    want: (u32, Limit),
+}
+
+pub fn row(name: &'static str, policy: Policy, pending: u64, ack: u64, current: u32) -> Row {
+    Row {
+        name,
+        policy,
+        pending,
+        ack,
+        current,
+        budget: None,
+        want: (0, Limit::None),
+    }
+}
+
+impl Row {
+    pub fn budget(mut self, b: u32) -> Self {
+        self.budget = Some(b);
+        self
+    }
+
+    pub fn expect(mut self, desired: u32, limit: Limit) -> Self {
+        self.want = (desired, limit);
+        self
+    }
+}
+
+pub fn check(rows: Vec<Row>) {
+    for r in rows {
+        let mut d = Driver::new(r.policy, r.current);
+        d.budget = r.budget;
+        let got = d.step(Tick(0.0, r.pending, r.ack, 0));
+        assert_eq!(
+            (got.desired, got.limit),
+            r.want,
+            "{}: {}",
+            r.name,
+            got.reason
+        );
+    }
+}
+
+/// A policy whose scale-down is not held by the restart window.
+pub fn down_now(f: impl FnOnce(&mut Policy)) -> Policy {
+    policy(|p| {
+        p.scaling.scale_down_delay = Duration::ZERO;
+        f(p);
+    })
 }
