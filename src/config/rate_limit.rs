@@ -1,7 +1,7 @@
 //! Rate limits per period, the Kubernetes HPA's scaling policies:
 //! `[{ pods = 4, period = "15s" }, { percent = 100, period = "15s" }]` with
 //! a select rule saying which of them applies. Applied in
-//! [`policy::rate`](crate::policy::rate).
+//! `policy::rate`.
 
 use std::time::Duration;
 

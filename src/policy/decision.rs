@@ -1,5 +1,5 @@
 //! What [`decide`](super::decide) returns: the count, the guardrail that set
-//! it, and the reason; plus [`Trail`], the one place every guardrail goes
+//! it, and the reason; plus `Trail`, the one place every guardrail goes
 //! through to change the count and record that it did.
 
 use super::estimate::Estimates;

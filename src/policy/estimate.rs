@@ -1,6 +1,6 @@
 //! Online estimates of the three rates the sizing model needs: arrivals λ
 //! (on two time scales with a trend, to forecast over the cold-start
-//! horizon: see [`arrivals`](super::arrivals)), completions, and the
+//! horizon: see `policy::arrivals`), completions, and the
 //! per-task service time S from which per-agent throughput follows.
 //!
 //! All estimates are time-aware EWMAs: a sample's weight depends on the time

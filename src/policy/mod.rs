@@ -6,9 +6,11 @@
 //! live loop and the simulator run exactly the same code, and the same inputs
 //! always give the same decisions.
 //!
-//! - [`sizing`]: the model, `ceil((λ + B/T) / (μ·ρ))`.
-//! - [`estimate`]: λ, its trend and μ, learned online.
-//! - [`guardrails`], [`stabilize`], [`rate`]: the rules around the model.
+//! - `sizing`: the model, `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`.
+//! - [`estimate`] and `arrivals`: λ (two time scales, a trend) and μ,
+//!   learned online.
+//! - `guardrails`, `stabilize`, `rate`: the rules around the model, in the
+//!   order [`decide`] documents.
 //! - [`schedule`]: bounds that change with the time of day.
 //! - [`budget`]: one agent budget shared by all pools.
 
@@ -119,7 +121,7 @@ impl PoolState {
 /// The guardrails run in this order, each seeing the previous one's count
 /// (so a later rule wins over an earlier one):
 ///
-/// 1. **model** ([`sizing`]): `ceil((λ_forecast + B/T) / (μ·ρ))`, at least
+/// 1. **model** (`sizing`): `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`, at least
 ///    the agents holding in-flight work.
 /// 2. **tolerance**: keep the previous count while the need is within
 ///    `tolerance` of it.
