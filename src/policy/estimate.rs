@@ -141,6 +141,11 @@ impl Estimator {
         self.prev = Some(*stats);
     }
 
+    /// When the last snapshot folded in was taken.
+    pub fn last_at(&self) -> Option<Timestamp> {
+        self.prev.map(|p| p.at)
+    }
+
     /// Tasks that arrived between the last two snapshots folded in.
     pub fn last_arrivals(&self) -> Option<f64> {
         self.last_arrivals

@@ -84,8 +84,6 @@ pub struct PoolState {
     windows: stabilize::Windows,
     /// Recent decisions, for rate limits, cooldown and the previous count.
     history: rate::History,
-    /// The consumer snapshot last folded into the estimator.
-    last_folded: Option<Timestamp>,
     /// Since when the pool has been idle (no backlog, nothing in flight, no
     /// arrivals), by the consumer's clock.
     idle_since: Option<Timestamp>,
@@ -95,12 +93,11 @@ impl PoolState {
     /// Folds a new consumer snapshot into the estimates and the idle clock.
     fn fold(&mut self, obs: &Observation) {
         let Some(c) = &obs.consumer else { return };
-        if self.last_folded.is_some_and(|t| c.at <= t) {
+        if self.estimator.last_at().is_some_and(|t| c.at <= t) {
             return;
         }
         self.estimator
             .update(c, obs.agents.as_ref(), obs.cold_start_s);
-        self.last_folded = Some(c.at);
         let agents_busy = obs.agents.is_some_and(|a| a.in_flight > 0);
         let idle = c.pending == 0
             && c.ack_pending == 0
