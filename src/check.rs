@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config;
+use crate::policy::Policy;
 
 /// Arguments of `jetpool check`.
 #[derive(Debug, clap::Args)]
@@ -20,13 +21,12 @@ pub fn check(args: &CheckArgs) -> i32 {
         Ok(pools) => {
             for p in &pools {
                 println!(
-                    "ok   {}: pool {} (stream {}, consumer {}, min {}, max {})",
+                    "ok   {}: pool {} (stream {}, consumer {}, {})",
                     p.source.display(),
                     p.name,
                     p.stream,
                     p.consumer,
-                    p.policy.min,
-                    p.policy.max
+                    summary(&p.policy)
                 );
             }
             println!("{} pool(s) valid", pools.len());
@@ -40,4 +40,25 @@ pub fn check(args: &CheckArgs) -> i32 {
             1
         }
     }
+}
+
+/// The policy facts a person checks first: bounds, priority, schedule
+/// windows and manual overrides.
+fn summary(p: &Policy) -> String {
+    let mut parts = vec![format!("min {}, max {}", p.min, p.max)];
+    if p.priority != 0 {
+        parts.push(format!("priority {}", p.priority));
+    }
+    match p.schedule.len() {
+        0 => {}
+        1 => parts.push("1 schedule window".into()),
+        n => parts.push(format!("{n} schedule windows")),
+    }
+    if p.paused {
+        parts.push("PAUSED".into());
+    }
+    if let Some(n) = p.pinned {
+        parts.push(format!("PINNED at {n}"));
+    }
+    parts.join(", ")
 }

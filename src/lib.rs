@@ -11,6 +11,7 @@ pub mod policy;
 
 pub use error::{Error, Result};
 pub mod agent;
+pub mod budget;
 pub mod check;
 pub mod cli;
 pub mod clock;

@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, env = "JETPOOL_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// At most this many agents in all pools together, shared by pool
+    /// `priority` (mins first, then demand).
+    #[arg(long, env = "JETPOOL_MAX_AGENTS")]
+    pub max_agents: Option<u32>,
 }
 
 /// Everything [`run`] needs, already validated.
@@ -64,6 +68,8 @@ pub struct ServiceConfig {
     pub dry_run: bool,
     /// `NATS_URL` for agents.
     pub agent_nats_url: String,
+    /// Global budget of agents across pools.
+    pub max_agents: Option<u32>,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -125,6 +131,7 @@ pub async fn main(args: RunArgs) -> i32 {
         nats: args.nats,
         listen: args.listen,
         dry_run: args.dry_run,
+        max_agents: args.max_agents,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -201,6 +208,7 @@ fn spawn_pools<T: ScaleTarget>(
 ) -> Vec<watch::Receiver<PoolStatus>> {
     let mut statuses = Vec::new();
     let agents = Arc::new(NatsControl::new(client.clone(), CONTROL_TIMEOUT));
+    let budget = cfg.max_agents.map(crate::budget::start);
     for spec in &cfg.pools {
         // A read must finish well inside the staleness bound, or a slow
         // server would hold up the loop longer than the data is trusted.
@@ -211,7 +219,10 @@ fn spawn_pools<T: ScaleTarget>(
             target: target.clone(),
             agents: agents.clone(),
         };
-        let (runner, rx) = PoolRunner::new(spec.clone(), io, cfg.agent_nats_url.clone());
+        let (mut runner, rx) = PoolRunner::new(spec.clone(), io, cfg.agent_nats_url.clone());
+        if let Some(b) = &budget {
+            runner = runner.with_budget(b.clone());
+        }
         statuses.push(rx);
         tasks.spawn(runner.run(wait_for(stop.clone())));
     }

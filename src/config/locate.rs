@@ -44,6 +44,51 @@ pub fn key_location(file: &Path, source: &str, keys: &[&str]) -> Location {
     }
 }
 
+/// The dotted key path (array indices as decimal strings) of the deepest
+/// key or value whose source span contains byte `offset`: names the key a
+/// parse error (bad duration, unknown field, wrong type) is about.
+pub fn key_at(source: &str, offset: usize) -> Vec<String> {
+    let mut path = Vec::new();
+    if let Ok(root) = DeTable::parse(source) {
+        walk_table(root.get_ref(), offset, &mut path);
+    }
+    path
+}
+
+fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
+    for (k, v) in table.iter() {
+        if k.span().contains(&offset) {
+            path.push(k.get_ref().to_string());
+            return true;
+        }
+        path.push(k.get_ref().to_string());
+        if walk_value(v, offset, path) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn walk_value(v: &toml::Spanned<DeValue<'_>>, offset: usize, path: &mut Vec<String>) -> bool {
+    match v.get_ref() {
+        // Tables declared with a header may have a span that covers only
+        // the header, so descend whatever the span says.
+        DeValue::Table(t) => walk_table(t, offset, path) || v.span().contains(&offset),
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                path.push(i.to_string());
+                if walk_value(item, offset, path) {
+                    return true;
+                }
+                path.pop();
+            }
+            v.span().contains(&offset)
+        }
+        _ => v.span().contains(&offset),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +105,14 @@ mod tests {
         let src = "[[pool]]\nname = \"a\"\n";
         let loc = key_location(Path::new("p.toml"), src, &["pool", "0", "missing"]);
         assert_eq!(loc.line, 1);
+    }
+
+    #[test]
+    fn names_the_key_at_an_offset() {
+        let src = "[[pool]]\nname = \"a\"\n[pool.scaling]\ncooldown = \"soon\"\n\n[[pool]]\nname = \"b\"\nbogus = 1\n";
+        let at = |needle: &str| key_at(src, src.find(needle).unwrap());
+        assert_eq!(at("\"soon\""), ["pool", "0", "scaling", "cooldown"]);
+        assert_eq!(at("bogus"), ["pool", "1", "bogus"]);
+        assert_eq!(at("\"b\""), ["pool", "1", "name"]);
     }
 }

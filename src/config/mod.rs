@@ -6,7 +6,9 @@
 mod duration;
 mod locate;
 pub mod pool;
+pub mod rate_limit;
 pub mod scaling;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub use duration::{format_duration, parse_duration};
 pub use pool::{AgentsSpec, ContainerSpec, PoolSpec};
-pub use scaling::Scaling;
+pub use rate_limit::{RateLimit, Select, Step};
+pub use scaling::{Scaling, StaleFallback};
+pub use schedule::{Days, Schedule, TimeOfDay, Zone};
 
 /// Where in a policy file a problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +66,10 @@ impl fmt::Display for Location {
     }
 }
 
-/// One problem in the policy files.
+/// One problem in the policy files, displayed as
+/// `file:line:column: key: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{location}: {message}")]
+#[error("{location}: {}{message}", key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default())]
 pub struct ConfigError {
     /// Where the problem is.
     pub location: Location,
@@ -214,13 +219,19 @@ pub fn load_files(files: &[PathBuf]) -> Result<Vec<PoolSpec>, ConfigErrors> {
 /// Parses one policy file's text; `file` is used for locations only.
 pub fn parse_str(file: &Path, source: &str) -> Result<Vec<PoolSpec>, Vec<ConfigError>> {
     let raw: PolicyFile = toml::from_str(source).map_err(|e| {
-        let location = match e.span() {
-            Some(span) => Location::at(file, source, span.start),
-            None => Location::file(file),
+        let (location, key) = match e.span() {
+            Some(span) => {
+                let path = locate::key_at(source, span.start);
+                (
+                    Location::at(file, source, span.start),
+                    (!path.is_empty()).then(|| dotted(&path)),
+                )
+            }
+            None => (Location::file(file), None),
         };
         vec![ConfigError {
             location,
-            key: None,
+            key,
             message: e.message().trim().to_string(),
         }]
     })?;
@@ -238,12 +249,12 @@ pub fn parse_str(file: &Path, source: &str) -> Result<Vec<PoolSpec>, Vec<ConfigE
             Ok(p) => pools.push(p.with_source(file)),
             Err(problems) => {
                 for (path, message) in problems {
-                    let idx = i.to_string();
-                    let mut keys: Vec<&str> = vec!["pool", &idx];
-                    keys.extend(path.iter().map(String::as_str));
+                    let mut keys = vec!["pool".to_string(), i.to_string()];
+                    keys.extend(path);
+                    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
                     errors.push(ConfigError {
-                        location: locate::key_location(file, source, &keys),
-                        key: Some(format!("pool[{i}].{}", path.join("."))),
+                        location: locate::key_location(file, source, &refs),
+                        key: Some(dotted(&keys)),
                         message,
                     });
                 }
@@ -255,6 +266,22 @@ pub fn parse_str(file: &Path, source: &str) -> Result<Vec<PoolSpec>, Vec<ConfigE
     } else {
         Err(errors)
     }
+}
+
+/// Writes a key path the way a person reads it: `pool[0].schedule[1].min`.
+fn dotted(path: &[String]) -> String {
+    let mut out = String::new();
+    for part in path {
+        if part.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// A validation problem: the key path inside one `[[pool]]` and the message.

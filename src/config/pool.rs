@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::scaling::Scaling;
+use super::schedule::Schedule;
 use super::{Problem, duration, problem};
 use crate::policy::Policy;
 
@@ -279,17 +280,38 @@ impl AgentsSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPool {
+    /// Unique pool name.
     name: String,
+    /// The JetStream stream the consumer reads.
     stream: String,
+    /// The durable pull consumer the agents share.
     consumer: String,
+    /// Fewest agents; 0 lets the pool scale to zero.
     #[serde(default)]
     min: u32,
+    /// Most agents.
     max: u32,
+    /// Observation and decision cadence.
     #[serde(default = "default_interval", deserialize_with = "duration::required")]
     interval: Duration,
+    /// How agent containers are created.
     container: ContainerSpec,
+    /// Sizing knobs and guardrails.
     #[serde(default)]
     scaling: Scaling,
+    /// Share of the global agent budget: higher is served first.
+    #[serde(default)]
+    priority: u32,
+    /// Hold the current count: no automatic scaling at all.
+    #[serde(default)]
+    paused: bool,
+    /// Fix the count at this number, whatever the model says.
+    #[serde(default)]
+    pinned: Option<u32>,
+    /// Time windows that raise `min` or lower `max`.
+    #[serde(default)]
+    schedule: Vec<Schedule>,
+    /// The agent lifecycle: drain, warm pool, healing.
     #[serde(default)]
     agents: AgentsSpec,
 }
@@ -347,9 +369,29 @@ impl RawPool {
                 "interval must be between 100ms and 10m",
             ));
         }
+        if let Some(n) = self.pinned {
+            if !(self.min..=self.max).contains(&n) {
+                out.push(problem(
+                    &["pinned"],
+                    format!(
+                        "pinned ({n}) must be within min and max ({}..={})",
+                        self.min, self.max
+                    ),
+                ));
+            }
+            if self.paused {
+                out.push(problem(
+                    &["pinned"],
+                    "set either paused (hold the current count) or pinned (fix it), not both",
+                ));
+            }
+        }
         out.extend(self.container.validate());
         out.extend(self.agents.validate(self.max));
         out.extend(self.scaling.validate(self.min, self.max));
+        for (i, w) in self.schedule.iter().enumerate() {
+            out.extend(w.validate(i, self.min, self.max));
+        }
         if !out.is_empty() {
             return Err(out);
         }
@@ -362,6 +404,10 @@ impl RawPool {
                 max: self.max,
                 interval: self.interval,
                 scaling: self.scaling,
+                priority: self.priority,
+                paused: self.paused,
+                pinned: self.pinned,
+                schedule: self.schedule,
             },
             container: self.container,
             agents: self.agents,

@@ -1,10 +1,12 @@
 //! The `[pool.scaling]` table: the sizing model's knobs and the guardrails
-//! around it. Every key has a default a production pool can start from.
+//! around it. Every key has a default a production pool can start from, and
+//! the defaults add no delay to scale-up: the next tick acts.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::rate_limit::{RateLimit, Select};
 use super::{Problem, duration, problem};
 
 /// Sizing knobs and guardrails of one pool.
@@ -18,13 +20,6 @@ pub struct Scaling {
         deserialize_with = "duration::required"
     )]
     pub target_drain_time: Duration,
-    /// A lower need must hold this long before the pool scales in (the
-    /// highest recommendation inside this window wins).
-    #[serde(
-        default = "d_scale_down_delay",
-        deserialize_with = "duration::required"
-    )]
-    pub scale_down_delay: Duration,
     /// Target utilisation ρ of each agent, in (0, 1]: headroom against
     /// bursts between observations.
     #[serde(default = "d_target_utilization")]
@@ -40,20 +35,96 @@ pub struct Scaling {
     /// forecasts demand this far ahead until start-ups have been measured.
     #[serde(default = "d_cold_start", deserialize_with = "duration::required")]
     pub cold_start: Duration,
-    /// Metrics older than this are stale: the pool holds its count and
-    /// never scales in blind.
+    /// Keep the current count while the model's need is within this
+    /// fraction of it (`|need / current - 1| <= tolerance`), against jitter.
+    #[serde(default = "d_tolerance")]
+    pub tolerance: f64,
+    /// Scale-up stabilisation window: the lowest recommendation inside it
+    /// wins. 0 reacts at the next tick.
+    #[serde(default = "d_zero", deserialize_with = "duration::required")]
+    pub scale_up_delay: Duration,
+    /// Scale-down stabilisation window: the highest recommendation inside
+    /// it wins, so a lower need must hold this long before the pool shrinks.
+    #[serde(
+        default = "d_scale_down_delay",
+        deserialize_with = "duration::required"
+    )]
+    pub scale_down_delay: Duration,
+    /// Rate limits on scale-up, per period (none: the model and `max` decide).
+    #[serde(default)]
+    pub scale_up_limits: Vec<RateLimit>,
+    /// Which scale-up limit applies when several are set.
+    #[serde(default)]
+    pub scale_up_select: Select,
+    /// Rate limits on scale-down, per period (none: the window decides).
+    #[serde(default)]
+    pub scale_down_limits: Vec<RateLimit>,
+    /// Which scale-down limit applies when several are set.
+    #[serde(default)]
+    pub scale_down_select: Select,
+    /// After any change of the count, hold it this long.
+    #[serde(default = "d_zero", deserialize_with = "duration::required")]
+    pub cooldown: Duration,
+    /// With `min = 0`, the pool scales to zero once it has been idle (no
+    /// backlog, nothing in flight, no arrivals) this long.
+    #[serde(
+        default = "d_scale_to_zero_after",
+        deserialize_with = "duration::required"
+    )]
+    pub scale_to_zero_after: Duration,
+    /// A pool at zero starts only when more than this many tasks are pending.
+    #[serde(default)]
+    pub activation_backlog: u64,
+    /// Metrics older than this are stale: the fallback applies and the
+    /// pool never scales in blind.
     #[serde(default = "d_stale_after", deserialize_with = "duration::required")]
     pub stale_after: Duration,
+    /// What to run while metrics are stale or failing.
+    #[serde(default)]
+    pub stale_fallback: StaleFallback,
+    /// With `stale_fallback = "fixed"`: the count to raise the pool to while
+    /// blind (a larger current count is kept).
+    #[serde(default)]
+    pub stale_replicas: Option<u32>,
 }
 
-const fn d_target_drain_time() -> Duration {
-    Duration::from_secs(30)
+/// What the pool runs while its metrics are stale or failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaleFallback {
+    /// Keep the current count.
+    #[default]
+    Hold,
+    /// Raise the pool to `stale_replicas` (never lower it).
+    Fixed,
 }
+
+/// 20 s: a burst is drained within 20 s, which leaves room for a cold start
+/// and a tick inside a 30 s wait objective; 30 s put the tail of large
+/// bursts at the objective's edge and cost no less.
+const fn d_target_drain_time() -> Duration {
+    Duration::from_secs(20)
+}
+/// 60 s: with the 30 s arrival mean and the noise-aware tolerance, a
+/// shorter window saves a few percent of agent time on bursty traces but
+/// lets a small pool near an empty queue flap again every few minutes.
 const fn d_scale_down_delay() -> Duration {
     Duration::from_secs(60)
 }
+/// 15 s: an idle agent costs an agent-second per second, a restart about
+/// one cold start; waiting a few cold starts' worth avoids churn on short
+/// gaps without paying for long ones (KEDA's 300 s pays for five minutes).
+const fn d_scale_to_zero_after() -> Duration {
+    Duration::from_secs(15)
+}
+const fn d_zero() -> Duration {
+    Duration::ZERO
+}
 const fn d_target_utilization() -> f64 {
     0.8
+}
+const fn d_tolerance() -> f64 {
+    0.1
 }
 const fn d_concurrency() -> u32 {
     1
@@ -69,52 +140,109 @@ impl Default for Scaling {
     fn default() -> Self {
         Scaling {
             target_drain_time: d_target_drain_time(),
-            scale_down_delay: d_scale_down_delay(),
             target_utilization: d_target_utilization(),
             concurrency: d_concurrency(),
             service_time: None,
             cold_start: d_cold_start(),
+            tolerance: d_tolerance(),
+            scale_up_delay: d_zero(),
+            scale_down_delay: d_scale_down_delay(),
+            scale_up_limits: Vec::new(),
+            scale_up_select: Select::Max,
+            scale_down_limits: Vec::new(),
+            scale_down_select: Select::Max,
+            cooldown: d_zero(),
+            scale_to_zero_after: d_scale_to_zero_after(),
+            activation_backlog: 0,
             stale_after: d_stale_after(),
+            stale_fallback: StaleFallback::Hold,
+            stale_replicas: None,
         }
     }
 }
 
+/// Longest stabilisation window or cooldown accepted.
+const MAX_WINDOW: Duration = Duration::from_secs(3600);
+
 impl Scaling {
     /// Checks the knobs against each other and against the pool's bounds.
-    pub(crate) fn validate(&self, _min: u32, _max: u32) -> Vec<Problem> {
+    pub(crate) fn validate(&self, min: u32, max: u32) -> Vec<Problem> {
         let mut out = Vec::new();
-        if self.target_drain_time < Duration::from_millis(100) {
-            out.push(problem(
-                &["scaling", "target_drain_time"],
-                "target_drain_time must be at least 100ms",
-            ));
-        }
-        if !(self.target_utilization > 0.0 && self.target_utilization <= 1.0) {
-            out.push(problem(
-                &["scaling", "target_utilization"],
+        let mut check = |ok: bool, key: &str, msg: String| {
+            if !ok {
+                out.push(problem(&["scaling", key], msg));
+            }
+        };
+        check(
+            self.target_drain_time >= Duration::from_millis(100),
+            "target_drain_time",
+            "target_drain_time must be at least 100ms".into(),
+        );
+        check(
+            self.target_utilization > 0.0 && self.target_utilization <= 1.0,
+            "target_utilization",
+            format!(
+                "target_utilization must be in (0, 1], got {}",
+                self.target_utilization
+            ),
+        );
+        check(
+            self.concurrency >= 1,
+            "concurrency",
+            "concurrency must be at least 1".into(),
+        );
+        check(
+            self.service_time != Some(Duration::ZERO),
+            "service_time",
+            "service_time must be greater than 0".into(),
+        );
+        check(
+            (0.0..1.0).contains(&self.tolerance),
+            "tolerance",
+            format!("tolerance must be in [0, 1), got {}", self.tolerance),
+        );
+        for (key, d) in [
+            ("scale_up_delay", self.scale_up_delay),
+            ("scale_down_delay", self.scale_down_delay),
+            ("cooldown", self.cooldown),
+            ("cold_start", self.cold_start),
+        ] {
+            check(
+                d <= MAX_WINDOW,
+                key,
                 format!(
-                    "target_utilization must be in (0, 1], got {}",
-                    self.target_utilization
+                    "{key} must be at most 1h, got {}",
+                    duration::format_duration(d)
                 ),
-            ));
+            );
         }
-        if self.concurrency == 0 {
-            out.push(problem(
-                &["scaling", "concurrency"],
-                "concurrency must be at least 1",
-            ));
-        }
-        if self.service_time == Some(Duration::ZERO) {
-            out.push(problem(
-                &["scaling", "service_time"],
-                "service_time must be greater than 0",
-            ));
-        }
-        if self.stale_after < Duration::from_millis(500) {
-            out.push(problem(
-                &["scaling", "stale_after"],
-                "stale_after must be at least 500ms",
-            ));
+        check(
+            self.scale_to_zero_after <= Duration::from_secs(24 * 3600),
+            "scale_to_zero_after",
+            "scale_to_zero_after must be at most 24h".into(),
+        );
+        check(
+            self.stale_after >= Duration::from_millis(500),
+            "stale_after",
+            "stale_after must be at least 500ms".into(),
+        );
+        match (self.stale_fallback, self.stale_replicas) {
+            (StaleFallback::Fixed, None) => check(
+                false,
+                "stale_fallback",
+                "stale_fallback = \"fixed\" needs stale_replicas".into(),
+            ),
+            (StaleFallback::Hold, Some(_)) => check(
+                false,
+                "stale_replicas",
+                "stale_replicas only applies with stale_fallback = \"fixed\"".into(),
+            ),
+            (StaleFallback::Fixed, Some(n)) => check(
+                (min..=max).contains(&n),
+                "stale_replicas",
+                format!("stale_replicas ({n}) must be within min and max ({min}..={max})"),
+            ),
+            (StaleFallback::Hold, None) => {}
         }
         out
     }

@@ -5,25 +5,43 @@
 //! Nothing here performs I/O or reads a clock: time is an argument, so the
 //! live loop and the simulator run exactly the same code, and the same inputs
 //! always give the same decisions.
+//!
+//! - `sizing`: the model, `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`.
+//! - [`estimate`] and `arrivals`: λ (two time scales, a trend) and μ,
+//!   learned online.
+//! - `guardrails`, `stabilize`, `rate`: the rules around the model, in the
+//!   order [`decide`] documents.
+//! - [`schedule`]: bounds that change with the time of day.
+//! - [`budget`]: one agent budget shared by all pools.
 
+mod arrivals;
+pub mod budget;
+pub mod decision;
 pub mod estimate;
+mod guardrails;
 pub mod observation;
+mod rate;
+pub mod schedule;
+mod sizing;
+mod stabilize;
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
+pub use decision::{Decision, Limit};
 pub use estimate::{Estimates, Estimator};
 pub use observation::{AgentStats, ConsumerStats, Observation, Replicas};
 
-use crate::config::Scaling;
+use crate::config::{Scaling, Schedule};
+use decision::Trail;
 use estimate::secs_between;
+use guardrails::Gate;
 
 /// Bounds and knobs of one pool, as validated from its policy file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
-    /// Fewest agents the pool runs.
+    /// Fewest agents the pool runs (0 allows scaling to zero).
     pub min: u32,
     /// Most agents the pool runs.
     pub max: u32,
@@ -31,6 +49,14 @@ pub struct Policy {
     pub interval: Duration,
     /// Sizing knobs and guardrails.
     pub scaling: Scaling,
+    /// Share of the global agent budget: higher is served first.
+    pub priority: u32,
+    /// Hold the current count: no automatic scaling.
+    pub paused: bool,
+    /// Fix the count at this number.
+    pub pinned: Option<u32>,
+    /// Time windows that raise `min` or lower `max`.
+    pub schedule: Vec<Schedule>,
 }
 
 impl Default for Policy {
@@ -40,59 +66,12 @@ impl Default for Policy {
             max: 10,
             interval: Duration::from_secs(1),
             scaling: Scaling::default(),
+            priority: 0,
+            paused: false,
+            pinned: None,
+            schedule: Vec::new(),
         }
     }
-}
-
-/// Which rule set the final count, when it was not the model alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Limit {
-    /// The model's number stood.
-    None,
-    /// Raised to the pool's minimum.
-    Min,
-    /// Lowered to the pool's maximum.
-    Max,
-    /// Metrics are stale or failing: holding the current count.
-    Stale,
-    /// A lower need has not yet held for the scale-down delay.
-    ScaleDownDelay,
-    /// Capped by what the consumer can feed (max_ack_pending).
-    ConsumerLimit,
-}
-
-impl Limit {
-    /// A fixed, bounded label for metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Limit::None => "none",
-            Limit::Min => "min",
-            Limit::Max => "max",
-            Limit::Stale => "stale",
-            Limit::ScaleDownDelay => "scale_down_delay",
-            Limit::ConsumerLimit => "consumer_limit",
-        }
-    }
-}
-
-/// The outcome of one [`decide`] call.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Decision {
-    /// Agents the pool should run.
-    pub desired: u32,
-    /// What the sizing model asked for before guardrails.
-    pub recommended: u32,
-    /// Agents counted as current (ready + starting).
-    pub current: u32,
-    /// The guardrail that set `desired`, if any.
-    pub limit: Limit,
-    /// The estimates the model used.
-    pub estimates: Estimates,
-    /// Age of the consumer metrics, seconds (infinite if never read).
-    pub staleness_s: f64,
-    /// One line a person can read: inputs, model, guardrail.
-    pub reason: String,
 }
 
 /// What the decision core remembers about one pool between ticks. Owned by
@@ -101,15 +80,70 @@ pub struct Decision {
 pub struct PoolState {
     /// Rate and service-time estimates.
     pub estimator: Estimator,
-    /// Recent recommendations, newest last, for the scale-down window.
-    recommendations: VecDeque<(Timestamp, u32)>,
-    /// The consumer snapshot last folded into the estimator.
-    last_folded: Option<Timestamp>,
+    /// Recent recommendations, for the stabilisation windows.
+    windows: stabilize::Windows,
+    /// Recent decisions, for rate limits, cooldown and the previous count.
+    history: rate::History,
+    /// Since when the pool has been idle (no backlog, nothing in flight, no
+    /// arrivals), by the consumer's clock.
+    idle_since: Option<Timestamp>,
+}
+
+impl PoolState {
+    /// Folds a new consumer snapshot into the estimates and the idle clock.
+    fn fold(&mut self, obs: &Observation) {
+        let Some(c) = &obs.consumer else { return };
+        if self.estimator.last_at().is_some_and(|t| c.at <= t) {
+            return;
+        }
+        self.estimator
+            .update(c, obs.agents.as_ref(), obs.cold_start_s);
+        let agents_busy = obs.agents.is_some_and(|a| a.in_flight > 0);
+        let idle = c.pending == 0
+            && c.ack_pending == 0
+            && !agents_busy
+            && self.estimator.last_arrivals().unwrap_or(0.0) == 0.0;
+        self.idle_since = if idle {
+            self.idle_since.or(Some(c.at))
+        } else {
+            None
+        };
+    }
 }
 
 /// Decides how many agents the pool should run at `now`.
 ///
 /// Mutates only `state` (estimators and windows); performs no I/O.
+///
+/// The guardrails run in this order, each seeing the previous one's count
+/// (so a later rule wins over an earlier one):
+///
+/// 1. **model** (`sizing`): `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`, at least
+///    the agents holding in-flight work.
+/// 2. **tolerance**: keep the previous count while the need is within
+///    `tolerance` of it.
+/// 3. **feed cap**: no more agents than `max_ack_pending` can feed.
+/// 4. **zero gate**: a pool at zero wakes only above `activation_backlog`;
+///    a running pool reaches zero only after `scale_to_zero_after` idle,
+///    and then skips step 5 (an idle pool's old needs are void).
+/// 5. **stabilisation windows**: `scale_up_delay` (lowest recommendation
+///    in it), `scale_down_delay` (highest in it).
+/// 6. **rate limits**: `scale_up_limits` / `scale_down_limits` from the
+///    count at each period's start.
+/// 7. **cooldown**: no change within `cooldown` of the last one.
+///
+///    Steps 1 to 5 are replaced by an override when one applies, highest
+///    first: **pinned** (the count is N; skips 6 and 7), **paused** (what
+///    runs; skips 6 and 7), **stale** (metrics stale or failing: hold, or
+///    raise to `stale_replicas`; never lower).
+/// 8. **step to zero**: from more than one agent, stop at 1 first.
+/// 9. **bounds**: `[min, max]`, as raised / lowered by open schedule
+///    windows. Bounds beat every rule above: `min` wins over the down
+///    window and the idle rule, `max` over pinned.
+/// 10. **budget**: the pool's grant from the global budget, a hard cap that
+///     beats even `min`: the machine's limit is real, a `min` is a wish.
+///     With a budget that never shrinks, [`budget::allocate`] keeps every
+///     running pool at 1 or more on its way down, so step 8 still holds.
 pub fn decide(
     policy: &Policy,
     state: &mut PoolState,
@@ -118,13 +152,13 @@ pub fn decide(
 ) -> Decision {
     let s = &policy.scaling;
     let current = obs.replicas.current();
-    if let Some(c) = &obs.consumer
-        && state.last_folded.is_none_or(|t| c.at > t)
-    {
-        state
-            .estimator
-            .update(c, obs.agents.as_ref(), obs.cold_start_s);
-        state.last_folded = Some(c.at);
+    let previous = state.history.previous().unwrap_or(current);
+    state.fold(obs);
+    if state.history.previous().is_none() {
+        // First decision since (re)start: what runs is the best guess at
+        // what is needed, as the HPA seeds its window with the current
+        // count, so a restart of jetpool never scales running pools in.
+        state.windows.seed(now, current);
     }
     let est = state.estimator.estimates(
         s.concurrency,
@@ -134,183 +168,76 @@ pub fn decide(
     let staleness = obs
         .consumer
         .map_or(f64::INFINITY, |c| secs_between(c.at, now).max(0.0));
-    let stale = obs.failure.is_some() || staleness > s.stale_after.as_secs_f64();
+    let fresh = obs
+        .consumer
+        .filter(|_| obs.failure.is_none() && staleness <= s.stale_after.as_secs_f64());
+    let bounds = schedule::bounds_at(policy, now);
 
-    let Some(c) = obs.consumer.filter(|_| !stale) else {
-        // Blind: hold what runs (within bounds), never scale in on old data.
-        let desired = current.clamp(policy.min, policy.max.max(policy.min));
-        let why = obs
-            .failure
-            .clone()
-            .unwrap_or_else(|| format!("metrics {staleness:.1}s old"));
-        return Decision {
-            desired,
-            recommended: current,
-            current,
-            limit: Limit::Stale,
-            estimates: est,
-            staleness_s: staleness,
-            reason: format!("{why}: holding {desired} (never scale in blind)"),
-        };
+    let (mut t, recommended, inputs) = match fresh {
+        Some(c) => {
+            let z = sizing::size(s, &est, &c, obs.agents.as_ref(), previous);
+            let mut t = Trail::new(z.recommended);
+            guardrails::tolerance(&mut t, s, &z, previous);
+            guardrails::feed_cap(&mut t, &z);
+            let idle_for = state.idle_since.map(|i| secs_between(i, c.at));
+            let gate = guardrails::zero_gate(&mut t, s, &z, previous, idle_for);
+            state.windows.record(now, t.value, s);
+            match gate {
+                Gate::Open => state.windows.stabilize(&mut t, s, now, previous),
+                Gate::ToZero => state.windows.clear(),
+            }
+            (t, z.recommended, z.describe(&est))
+        }
+        None => {
+            let why = obs
+                .failure
+                .clone()
+                .unwrap_or_else(|| format!("metrics {staleness:.1}s old"));
+            (Trail::new(current), current, why)
+        }
     };
 
-    // The sizing model: serve the forecast arrival rate plus the backlog
-    // within the target drain time, at the target utilisation.
-    let k = f64::from(s.concurrency.max(1));
-    let backlog = c.pending as f64;
-    let demand = est.forecast_rate + backlog / s.target_drain_time.as_secs_f64();
-    let load = demand * est.service_time_s / (k * s.target_utilization);
-    // Tiny residual rates (an EWMA decaying after the last arrival) must not
-    // pin an agent forever.
-    let need = if load < 0.05 && backlog == 0.0 {
-        0
+    if let Some(n) = policy.pinned {
+        guardrails::pinned(&mut t, n);
+    } else if policy.paused {
+        guardrails::paused(&mut t, current);
     } else {
-        load.ceil() as u32
-    };
-    let hold = (c.ack_pending as f64 / k).ceil() as u32;
-    let mut recommended = need.max(hold);
-    if backlog > 0.0 {
-        recommended = recommended.max(1);
-    }
-    let mut limit = Limit::None;
-    let mut desired = recommended;
-    if let Some(mp) = c.max_ack_pending {
-        let feedable = ((mp as f64) / k).ceil() as u32;
-        if desired > feedable {
-            desired = feedable.max(1);
-            limit = Limit::ConsumerLimit;
+        if fresh.is_none() {
+            guardrails::stale(&mut t, s, previous, current);
         }
+        state.history.limit(&mut t, s, now, previous);
+        let since_change = state.history.last_change().map(|c| secs_between(c, now));
+        guardrails::cooldown(&mut t, s, since_change, previous);
     }
+    guardrails::step_to_zero(&mut t, previous, current);
+    guardrails::bounds(&mut t, &bounds);
+    let demand = t.value;
+    guardrails::budget(&mut t, obs.budget);
 
-    // Scale-down window: the highest recommendation inside it wins.
-    let window = s.scale_down_delay.as_secs_f64();
-    state.recommendations.push_back((now, desired));
-    while let Some(&(t, _)) = state.recommendations.front() {
-        if secs_between(t, now) > window {
-            state.recommendations.pop_front();
-        } else {
-            break;
-        }
-    }
-    if desired < current {
-        let held = state
-            .recommendations
-            .iter()
-            .map(|&(_, r)| r)
-            .max()
-            .unwrap_or(desired)
-            .min(current);
-        if held > desired {
-            desired = held;
-            limit = Limit::ScaleDownDelay;
-        }
-    }
-
-    if desired > policy.max {
-        desired = policy.max;
-        limit = Limit::Max;
-    }
-    if desired < policy.min {
-        desired = policy.min;
-        limit = Limit::Min;
-    }
-
-    let reason = format!(
-        "backlog {}, in flight {}, {:.1}/s in (forecast {:.1}/s), {:.2}/s per agent{} -> {}{}",
-        c.pending,
-        c.ack_pending,
-        est.arrival_rate,
-        est.forecast_rate,
-        est.per_agent_rate,
-        if est.service_time_measured {
-            ""
-        } else {
-            " (assumed)"
-        },
-        recommended,
-        match limit {
-            Limit::None => String::new(),
-            Limit::Min => format!("; raised to min {}", policy.min),
-            Limit::Max => format!("; capped by max {}", policy.max),
-            Limit::ScaleDownDelay => format!(
-                "; holding {desired} until the lower need lasts {}",
-                crate::config::format_duration(s.scale_down_delay)
-            ),
-            Limit::ConsumerLimit =>
-                format!("; capped at {desired} by the consumer's max_ack_pending"),
-            Limit::Stale => String::new(),
-        }
-    );
+    let keep = longest_period(s);
+    state.history.record(now, t.value, current, keep);
+    let reason = format!("{inputs}{}", t.notes());
     Decision {
-        desired,
+        desired: t.value,
         recommended,
         current,
-        limit,
+        limit: t.limit,
         estimates: est,
         staleness_s: staleness,
         reason,
+        demand,
+        min: bounds.min,
+        max: bounds.max,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ts(ms: i64) -> Timestamp {
-        Timestamp::from_millisecond(1_700_000_000_000 + ms).unwrap()
-    }
-
-    fn obs(at_ms: i64, pending: u64, ack_pending: u64, delivered: u64, ready: u32) -> Observation {
-        Observation {
-            consumer: Some(ConsumerStats {
-                at: ts(at_ms),
-                pending,
-                ack_pending,
-                delivered_consumer_seq: delivered,
-                ..Default::default()
-            }),
-            replicas: Replicas {
-                ready,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn burst_scales_out_within_max() {
-        let p = Policy {
-            max: 8,
-            ..Default::default()
-        };
-        let mut st = PoolState::default();
-        let d = decide(&p, &mut st, &obs(0, 400, 0, 0, 0), ts(0));
-        assert_eq!(d.desired, 8);
-        assert_eq!(d.limit, Limit::Max);
-    }
-
-    #[test]
-    fn stale_metrics_hold_current() {
-        let p = Policy::default();
-        let mut st = PoolState::default();
-        let d = decide(&p, &mut st, &obs(0, 0, 0, 0, 5), ts(60_000));
-        assert_eq!(d.desired, 5);
-        assert_eq!(d.limit, Limit::Stale);
-    }
-
-    #[test]
-    fn empty_queue_waits_for_scale_down_delay() {
-        let mut p = Policy::default();
-        p.scaling.scale_down_delay = Duration::from_secs(10);
-        let mut st = PoolState::default();
-        let d = decide(&p, &mut st, &obs(0, 100, 4, 4, 4), ts(0));
-        assert!(d.desired >= 4);
-        let d = decide(&p, &mut st, &obs(5_000, 0, 0, 104, 4), ts(5_000));
-        assert_eq!(d.desired, 4, "{}", d.reason);
-        let mut last = d;
-        for i in 6..30 {
-            last = decide(&p, &mut st, &obs(i * 1000, 0, 0, 104, 4), ts(i * 1000));
-        }
-        assert_eq!(last.desired, 0, "{}", last.reason);
-    }
+/// How far back the decision history must reach: the longest rate-limit
+/// period.
+fn longest_period(s: &Scaling) -> Duration {
+    s.scale_up_limits
+        .iter()
+        .chain(&s.scale_down_limits)
+        .map(|l| l.period)
+        .max()
+        .unwrap_or(Duration::ZERO)
 }

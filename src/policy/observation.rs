@@ -80,4 +80,8 @@ pub struct Observation {
     pub replicas: Replicas,
     /// Measured time from container create to a ready agent, when known.
     pub cold_start_s: Option<f64>,
+    /// This pool's ceiling from the global agent budget
+    /// ([`budget::allocate`](super::budget::allocate)); `None` when no
+    /// budget is set (`jetpool run` without `--max-agents`).
+    pub budget: Option<u32>,
 }

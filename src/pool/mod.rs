@@ -24,6 +24,7 @@ use tracing::{debug, error, info, warn};
 
 pub use status::{AgentView, PoolStatus};
 
+use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::config::PoolSpec;
 use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
@@ -73,6 +74,8 @@ pub struct PoolRunner<S, T, A> {
     cold_start_sample: Option<f64>,
     /// Where snapshots are published.
     status: watch::Sender<PoolStatus>,
+    /// The global agent budget, when one is set.
+    budget: Option<BudgetClient>,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -100,8 +103,15 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             last: None,
             cold_start_sample: None,
             status: tx,
+            budget: None,
         };
         (runner, rx)
+    }
+
+    /// Shares the global agent budget with the other pools.
+    pub fn with_budget(mut self, budget: BudgetClient) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Runs until `shutdown` resolves. Agents are left running: stopping
@@ -191,8 +201,12 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             agents,
             replicas,
             cold_start_s: self.cold_start_sample.take(),
+            budget: self.budget.as_ref().and_then(|b| b.grant(&name)),
         };
         let d = decide(&self.spec.policy, &mut self.state, &obs, at);
+        if let Some(b) = &self.budget {
+            b.request(&name, self.spec.policy.priority, &d);
+        }
         telemetry::decision_latency(&name, began.elapsed().as_secs_f64());
         let prev_limit = self.last.as_ref().map(|l| l.limit.as_str());
         telemetry::record_decision(&name, &d, &replicas, obs.consumer.as_ref(), prev_limit);

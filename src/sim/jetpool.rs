@@ -86,6 +86,7 @@ impl Jetpool {
                 standby: 0,
             },
             cold_start_s,
+            budget: None,
         }
     }
 }

@@ -471,6 +471,7 @@ impl Service {
             listen: listen.clone(),
             dry_run: false,
             agent_nats_url: nats.url.clone(),
+            max_agents: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(jetpool::service::run(cfg, async {

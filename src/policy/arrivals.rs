@@ -1,0 +1,161 @@
+//! The arrival rate λ on two time scales, after Knative's stable and panic
+//! windows (means over 60 s and 6 s, which EWMAs with time constants of
+//! 30 s and 3 s resemble).
+//!
+//! Arrivals are a Poisson-like process: over a window of τ seconds a rate
+//! of λ/s is only known to about `sqrt(λ / 2τ)`. A single fast estimate
+//! passes that noise straight into the agent count, which near an empty
+//! queue flaps by one agent every minute or so; a single slow one is a
+//! minute late for a surge. So the model reads the slow mean, unless the
+//! fast estimate leaves the slow one's noise band by [`SHIFT_Z`] standard
+//! deviations: then the level has really moved, the model follows the fast
+//! estimate (and its trend, to meet a ramp rather than chase it) and the
+//! slow mean restarts from there. A surge from 10/s to 100/s is detected on
+//! the first tick; Poisson noise at a steady rate trips it a few times a
+//! day (0 to 5 per 86 400 one-second ticks at 0.1 to 200 tasks/s).
+
+use super::estimate::alpha;
+
+/// Time constant of the fast estimate, seconds.
+const FAST_TAU_S: f64 = 3.0;
+/// Time constant of the slow mean, seconds.
+const SLOW_TAU_S: f64 = 30.0;
+/// Time constant of the fast estimate's trend, seconds.
+const TREND_TAU_S: f64 = 10.0;
+/// How many standard deviations of the fast estimate's noise count as a
+/// level shift.
+const SHIFT_Z: f64 = 4.0;
+
+/// State of the two estimates.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Arrivals {
+    /// Fast level (Holt's linear method); `None` before the first sample.
+    fast: Option<f64>,
+    /// Slope of the fast level, tasks/s per second.
+    slope: f64,
+    /// Slow EWMA started at zero; divided by `slow_weight` it is unbiased,
+    /// so the first minute reads as the mean so far, not as a ramp from 0.
+    slow_acc: f64,
+    /// Weight `slow_acc` has accumulated.
+    slow_weight: f64,
+    /// Whether the last sample was a level shift.
+    shifted: bool,
+}
+
+impl Arrivals {
+    /// Folds in the arrival rate seen over the last `dt` seconds.
+    pub fn update(&mut self, rate: f64, dt: f64) {
+        let fast = match self.fast {
+            None => rate,
+            Some(level) => {
+                let a = alpha(dt, FAST_TAU_S);
+                let b = alpha(dt, TREND_TAU_S);
+                let next = (a * rate + (1.0 - a) * (level + self.slope * dt)).max(0.0);
+                self.slope = b * ((next - level) / dt) + (1.0 - b) * self.slope;
+                next
+            }
+        };
+        self.fast = Some(fast);
+        let a = alpha(dt, SLOW_TAU_S);
+        self.slow_acc += a * (rate - self.slow_acc);
+        self.slow_weight += a * (1.0 - self.slow_weight);
+        // Noise of the fast estimate at the slow rate, floored at 1/s so a
+        // nearly idle pool is not alarmed by every single arrival.
+        let sigma = (self.slow().max(1.0) / (2.0 * FAST_TAU_S)).sqrt();
+        self.shifted = (fast - self.slow()).abs() > SHIFT_Z * sigma;
+        if self.shifted {
+            self.slow_acc = fast * self.slow_weight;
+        }
+    }
+
+    /// The slow mean (equal to the fast level right after a shift).
+    fn slow(&self) -> f64 {
+        if self.slow_weight > 0.0 {
+            self.slow_acc / self.slow_weight
+        } else {
+            0.0
+        }
+    }
+
+    /// The rate the model uses now.
+    pub fn rate(&self) -> f64 {
+        self.slow()
+    }
+
+    /// Standard error of [`rate`](Self::rate) from counting noise once
+    /// warmed up: `sqrt(λ / 2τ)` for a Poisson rate λ in an EWMA of time
+    /// constant τ (rates under 0.1/s count as 0.1/s).
+    pub fn sd(&self) -> f64 {
+        (self.slow().max(0.1) / (2.0 * SLOW_TAU_S)).sqrt()
+    }
+
+    /// The fast estimate, for reports.
+    pub fn fast(&self) -> f64 {
+        self.fast.unwrap_or(0.0)
+    }
+
+    /// The fast estimate's slope.
+    pub fn slope(&self) -> f64 {
+        self.slope
+    }
+
+    /// Whether the last sample was a level shift.
+    pub fn shifted(&self) -> bool {
+        self.shifted
+    }
+
+    /// The rate expected `horizon` seconds from now. Only a rising trend
+    /// seen during a level shift is extrapolated: sizing for a falling load
+    /// ahead of time would trade queue wait for little agent time, and a
+    /// trend read from noise would only add noise.
+    pub fn forecast(&self, horizon: f64) -> f64 {
+        let ahead = if self.shifted {
+            (self.slope * horizon).max(0.0)
+        } else {
+            0.0
+        };
+        self.rate() + ahead
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_noise_stays_on_the_slow_mean() {
+        let mut a = Arrivals::default();
+        // A steady 2/s with the jitter of counting whole tasks per second.
+        for i in 0..300 {
+            a.update([1.0, 3.0, 2.0, 0.0, 4.0, 2.0][i % 6], 1.0);
+            assert!(!a.shifted(), "tick {i}");
+        }
+        assert!((a.rate() - 2.0).abs() < 0.2, "{}", a.rate());
+    }
+
+    #[test]
+    fn a_surge_is_followed_at_once() {
+        let mut a = Arrivals::default();
+        for _ in 0..60 {
+            a.update(10.0, 1.0);
+        }
+        a.update(100.0, 1.0);
+        assert!(a.shifted());
+        assert!(a.rate() > 30.0, "{}", a.rate());
+        // The ramp continues: the forecast looks ahead of the level.
+        a.update(100.0, 1.0);
+        assert!(a.forecast(5.0) >= a.rate());
+    }
+
+    #[test]
+    fn a_drop_is_followed_too() {
+        let mut a = Arrivals::default();
+        for _ in 0..60 {
+            a.update(100.0, 1.0);
+        }
+        for _ in 0..3 {
+            a.update(10.0, 1.0);
+        }
+        assert!(a.rate() < 50.0, "{}", a.rate());
+    }
+}
