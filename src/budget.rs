@@ -1,6 +1,6 @@
 //! The global agent budget (`jetpool run --max-agents N`): one task owns
 //! the pools' latest requests and shares the budget among them with the
-//! pure [`allocate`](crate::policy::budget::allocate); each pool reads its
+//! pure [`crate::policy::budget::allocate`]; each pool reads its
 //! grant at its next tick and applies it as a cap in `decide`.
 
 use std::collections::BTreeMap;

@@ -1,28 +1,49 @@
 //! jetpool autoscales pools of agent containers from NATS JetStream backlog.
 //!
-//! A map of the crate, from the edges inward:
-//! - [`config`]: policy files, parsed once into typed [`config::PoolSpec`]s
-//!   with file:line:column errors.
-//! - [`policy`]: the pure decision core, `decide(policy, state, observation,
-//!   now)`; no I/O, no clock.
-pub mod config;
-pub mod error;
-pub mod policy;
+//! A map of the crate, from the pure core outward:
+//! - [`policy`]: the decision core, `decide(policy, state, observation,
+//!   now)`: sizing from arrival rate, throughput and backlog, and every
+//!   guardrail around it. No I/O, no clock; the live loop and the simulator
+//!   call the same code.
+//! - [`config`]: policy files, parsed once into typed [`config::PoolSpec`]s,
+//!   every problem reported with file, line and column.
+//! - [`protocol`]: the agent protocol (stats, drain, resume, activate).
+//! - [`observe`]: the metrics edge: consumer info through the JetStream API,
+//!   and the agents' own reports.
+//! - [`docker`]: the scale-target edge: agent containers through the Docker
+//!   Engine API; [`virtual_target`] is its in-memory twin for dry runs and
+//!   tests.
+//! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
+//!   heal); it owns all of its pool's state.
+//! - [`budget`]: the global agent budget shared by pool priority.
+//! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
+//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`].
+//! - [`agent`] and [`load`]: the reference agent (also a command wrapper)
+//!   and the load generator.
+//! - [`sim`]: the trace-driven simulator and the peer emulations.
+//! - [`check`], [`cli`], [`nats`], [`clock`], [`error`]: the command line,
+//!   connections and the shared plumbing.
 
-pub use error::{Error, Result};
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod budget;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod docker;
+pub mod error;
 pub mod http;
 pub mod load;
 pub mod nats;
 pub mod observe;
+pub mod policy;
 pub mod pool;
 pub mod protocol;
 pub mod service;
 pub mod sim;
 pub mod telemetry;
 pub mod virtual_target;
+
+pub use error::{Error, Result};

@@ -220,6 +220,7 @@ fn spawn_pools<T: ScaleTarget>(
             agents: agents.clone(),
         };
         let (mut runner, rx) = PoolRunner::new(spec.clone(), io, cfg.agent_nats_url.clone());
+        runner = runner.dry_run(cfg.dry_run);
         if let Some(b) = &budget {
             runner = runner.with_budget(b.clone());
         }

@@ -76,6 +76,8 @@ pub struct PoolRunner<S, T, A> {
     status: watch::Sender<PoolStatus>,
     /// The global agent budget, when one is set.
     budget: Option<BudgetClient>,
+    /// Whether containers are only simulated (`--dry-run`), for the logs.
+    dry_run: bool,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -104,8 +106,16 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             cold_start_sample: None,
             status: tx,
             budget: None,
+            dry_run: false,
         };
         (runner, rx)
+    }
+
+    /// Marks the loop as a dry run (its target is virtual), so its log
+    /// lines say so.
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
     }
 
     /// Shares the global agent budget with the other pools.
@@ -345,10 +355,15 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             .as_ref()
             .is_none_or(|l| l.desired != d.desired || l.limit != d.limit);
         let e = &d.estimates;
+        let (pending, ack_pending) = self.latest.map_or((0, 0), |c| (c.pending, c.ack_pending));
         if changed {
+            // One line per change, with every input the reason refers to,
+            // so a log pipeline can replay why the pool moved.
             info!(pool = %self.spec.name, desired = d.desired, current = d.current, recommended = d.recommended,
-                  limit = d.limit.as_str(), arrival_rate = e.arrival_rate, per_agent_rate = e.per_agent_rate,
-                  staleness_s = d.staleness_s, reason = %d.reason, "decision");
+                  demand = d.demand, min = d.min, max = d.max, limit = d.limit.as_str(),
+                  pending, ack_pending, arrival_rate = e.arrival_rate, forecast_rate = e.forecast_rate,
+                  service_time_s = e.service_time_s, per_agent_rate = e.per_agent_rate,
+                  staleness_s = d.staleness_s, dry_run = self.dry_run, reason = %d.reason, "decision");
         } else {
             debug!(pool = %self.spec.name, desired = d.desired, current = d.current, reason = %d.reason, "decision");
         }
