@@ -79,6 +79,24 @@ impl VirtualTarget {
         }
     }
 
+    /// Marks a container unhealthy, as a failing Docker healthcheck would.
+    pub fn mark_unhealthy(&self, pool: &str, name: &str) {
+        if let Ok(mut g) = self.inner.lock()
+            && let Some(c) = g
+                .containers
+                .get_mut(pool)
+                .and_then(|m| m.values_mut().find(|c| c.name == name))
+        {
+            c.unhealthy = true;
+            let ev = TargetEvent::Unhealthy {
+                name: name.to_string(),
+            };
+            if let Some(ls) = g.listeners.get_mut(pool) {
+                ls.retain(|tx| tx.try_send(ev.clone()).is_ok());
+            }
+        }
+    }
+
     /// Names of the containers started as warm standbys.
     pub fn started_standby(&self) -> Vec<String> {
         self.inner

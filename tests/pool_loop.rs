@@ -478,3 +478,26 @@ impl ReadyCount for PoolStatus {
         self.replicas.ready == n && self.replicas.starting == 0 && self.replicas.draining == 0
     }
 }
+
+/// A container Docker reports unhealthy is stopped and replaced.
+#[tokio::test(start_paused = true)]
+async fn unhealthy_agent_is_replaced() {
+    let target = Arc::new(VirtualTarget::new());
+    let source = Scripted::new(0);
+    source.set(Ok(stats(5, 1)));
+    let mut h = start(spec(1, ""), source, target.clone());
+    h.until("1 running", |s| s.replaces_ready(1)).await;
+    let first = starts(&target)[0].clone();
+    target.mark_unhealthy("p", &first);
+    let t = target.clone();
+    let f = first.clone();
+    h.until("the unhealthy agent stopped", move |_| {
+        t.log().contains(&("stop", f.clone()))
+    })
+    .await;
+    let t = target.clone();
+    h.until("a replacement", move |_| starts(&t).len() == 2)
+        .await;
+    h.until("1 healthy agent", |s| s.replaces_ready(1)).await;
+    h.shutdown().await;
+}

@@ -24,10 +24,18 @@ pub struct Nats {
 impl Nats {
     /// Starts a server and waits until it accepts connections.
     pub fn start() -> Nats {
+        Nats::start_with(&[])
+    }
+
+    /// Starts a server with extra command-line options (auth, TLS, a
+    /// config file) and waits until it accepts connections.
+    pub fn start_with(extra: &[&str]) -> Nats {
         let store = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(extra)
+            .arg("-sd")
             .arg(store.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
