@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -15,7 +14,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 use crate::config::PoolSpec;
-use crate::docker::{AgentContainer, Phase, ScaleTarget, StartRequest};
+use crate::docker::{AgentContainer, Phase, ScaleTarget};
 use crate::error::Error;
 use crate::observe::{MetricsSource, ObserveError};
 use crate::policy::{ConsumerStats, Decision, Observation, PoolState, Replicas, decide};
@@ -219,7 +218,6 @@ impl<S: MetricsSource, T: ScaleTarget> PoolRunner<S, T> {
                 Some(e.to_string())
             }
         };
-        let t = Instant::now();
         let containers = match self.target.list(&name).await {
             Ok(c) => c,
             Err(e) => {
@@ -232,7 +230,6 @@ impl<S: MetricsSource, T: ScaleTarget> PoolRunner<S, T> {
                 return;
             }
         };
-        telemetry::docker_latency("list", t.elapsed().as_secs_f64());
         self.reap_exited(&containers);
         let replicas = self.replicas(&containers);
         let obs = Observation {
@@ -372,20 +369,17 @@ impl<S: MetricsSource, T: ScaleTarget> PoolRunner<S, T> {
     }
 
     fn spawn_start(&mut self) {
-        let suffix: u32 = rand::rng().random();
-        let name = format!("jetpool-{}-{suffix:08x}", self.spec.name);
+        // The template names the container (compose numbers its replicas),
+        // so the request is prepared here, in order, before the spawn.
+        let req = self
+            .spec
+            .template
+            .start_request(&self.spec.name, &self.agent_nats_url);
+        let name = req.name.clone();
         self.starting.insert(name.clone(), Instant::now());
-        let spec = self.spec.clone();
         let target = self.target.clone();
-        let url = self.agent_nats_url.clone();
         let requested = Instant::now();
         self.ops.spawn(async move {
-            let req = StartRequest {
-                pool: &spec.name,
-                name: name.clone(),
-                spec: &spec.container,
-                nats_url: spec.container.nats_url.as_deref().unwrap_or(&url),
-            };
             let result = target.start(req).await;
             Op::Started {
                 name,
@@ -399,14 +393,12 @@ impl<S: MetricsSource, T: ScaleTarget> PoolRunner<S, T> {
         info!(pool = %self.spec.name, agent = %c.name, "stopping agent");
         self.stopping.insert(c.id.clone());
         let target = self.target.clone();
-        let timeout = self.spec.container.stop_timeout;
+        let timeout = self.spec.template.stop_timeout();
         self.ops.spawn(async move {
-            let t = Instant::now();
             let result = match target.stop(&c.id, timeout).await {
                 Ok(()) => target.remove(&c.id).await,
                 Err(e) => Err(e),
             };
-            telemetry::docker_latency("stop", t.elapsed().as_secs_f64());
             Op::Stopped {
                 id: c.id,
                 name: c.name,
@@ -427,7 +419,6 @@ impl<S: MetricsSource, T: ScaleTarget> PoolRunner<S, T> {
                 match result {
                     Ok(_) => {
                         let secs = requested.elapsed().as_secs_f64();
-                        telemetry::docker_latency("start", secs);
                         telemetry::container_op(pool, true);
                         self.cold_start_sample = Some(secs);
                         self.backoff.reset();

@@ -9,13 +9,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::compose::{ComposeArgs, Supervisor};
 use crate::config::{self, PoolSpec};
 use crate::docker::{DockerTarget, ScaleTarget};
 use crate::error::Result;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
 use crate::observe::JetStreamSource;
-use crate::pool::{PoolRunner, PoolStatus};
+use crate::pool::PoolRunner;
 use crate::virtual_target::VirtualTarget;
 
 /// Log output format.
@@ -49,12 +50,16 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, env = "JETPOOL_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Pools from compose labels.
+    #[command(flatten)]
+    pub compose: ComposeArgs,
 }
 
 /// Everything [`run`] needs, already validated.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The pools to scale.
+    /// The policy files' pools: scaled as they are, or with compose
+    /// discovery on, only lent as settings to compose services.
     pub pools: Vec<PoolSpec>,
     /// NATS connection settings.
     pub nats: NatsArgs,
@@ -64,6 +69,8 @@ pub struct ServiceConfig {
     pub dry_run: bool,
     /// `NATS_URL` for agents.
     pub agent_nats_url: String,
+    /// Compose discovery.
+    pub compose: ComposeArgs,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -106,7 +113,15 @@ pub async fn signals() {
 /// Entry point of `jetpool run`; returns the exit code.
 pub async fn main(args: RunArgs) -> i32 {
     init_tracing(args.log_format);
-    let pools = match config::load_dir(&args.policies) {
+    // With compose discovery the policy files are optional: pools come
+    // from labels, and the files only lend settings.
+    let none_needed = args.compose.enabled && !has_policy_files(&args.policies);
+    let loaded = if none_needed {
+        Ok(Vec::new())
+    } else {
+        config::load_dir(&args.policies)
+    };
+    let pools = match loaded {
         Ok(p) => p,
         Err(e) => {
             eprintln!(
@@ -125,6 +140,7 @@ pub async fn main(args: RunArgs) -> i32 {
         nats: args.nats,
         listen: args.listen,
         dry_run: args.dry_run,
+        compose: args.compose,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -141,39 +157,81 @@ pub async fn main(args: RunArgs) -> i32 {
 pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
-    info!(nats = %cfg.nats.redacted_url(), pools = cfg.pools.len(), dry_run = cfg.dry_run, "connected to NATS");
+    // Policy-file pools run on their own unless compose discovery is on.
+    let static_pools: &[PoolSpec] = if cfg.compose.enabled { &[] } else { &cfg.pools };
+    info!(nats = %cfg.nats.redacted_url(), pools = static_pools.len(), compose = cfg.compose.enabled,
+          dry_run = cfg.dry_run, "connected to NATS");
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let statuses = if cfg.dry_run {
-        let virt = Arc::new(VirtualTarget::new());
-        // Start the virtual pools from what really runs, when Docker answers,
-        // so the dry run shows what jetpool would do from here.
-        match DockerTarget::connect(Duration::from_secs(30)).await {
-            Ok(d) => {
-                for p in &cfg.pools {
-                    if let Ok(list) = d.list(&p.name).await {
-                        for c in list {
-                            virt.adopt(&p.name, &c.name);
-                        }
+    let registry = Registry::default();
+    let longest = static_pools
+        .iter()
+        .map(|p| p.template.stop_timeout())
+        .max()
+        .unwrap_or_default();
+    let docker = if cfg.dry_run && !cfg.compose.enabled {
+        DockerTarget::connect(longest)
+            .await
+            .inspect_err(
+                |e| warn!(error = %e, "dry run: Docker not reachable; virtual pools start empty"),
+            )
+            .ok()
+    } else {
+        Some(DockerTarget::connect(longest).await?)
+    };
+    let docker = docker.map(Arc::new);
+    let virt = cfg.dry_run.then(|| Arc::new(VirtualTarget::new()));
+    match (&virt, &docker) {
+        (Some(virt), d) => {
+            // Start the virtual pools from what really runs, when Docker
+            // answers, so the dry run shows what jetpool would do from here.
+            if let Some(d) = d {
+                for p in static_pools {
+                    for c in d.list(&p.name).await.unwrap_or_default() {
+                        virt.adopt(&p.name, &c.name);
                     }
                 }
             }
-            Err(e) => warn!(error = %e, "dry run: Docker not reachable; virtual pools start empty"),
+            spawn_pools(
+                &cfg,
+                static_pools,
+                &client,
+                virt.clone(),
+                &stop_rx,
+                &mut tasks,
+                &registry,
+            );
         }
-        spawn_pools(&cfg, &client, virt, &stop_rx, &mut tasks)
-    } else {
-        let longest = cfg
-            .pools
-            .iter()
-            .map(|p| p.container.stop_timeout)
-            .max()
-            .unwrap_or_default();
-        let docker = Arc::new(DockerTarget::connect(longest).await?);
-        spawn_pools(&cfg, &client, docker, &stop_rx, &mut tasks)
-    };
+        (None, Some(d)) => {
+            spawn_pools(
+                &cfg,
+                static_pools,
+                &client,
+                d.clone(),
+                &stop_rx,
+                &mut tasks,
+                &registry,
+            );
+        }
+        (None, None) => {}
+    }
+    if cfg.compose.enabled
+        && let Some(d) = docker
+    {
+        let supervisor = Supervisor::new(
+            d,
+            client.clone(),
+            cfg.compose.project.clone(),
+            cfg.pools.clone(),
+            registry.clone(),
+            virt,
+            cfg.agent_nats_url.clone(),
+        );
+        tasks.spawn(supervisor.run(wait_for(stop_rx.clone())));
+    }
     let state = AppState {
         metrics: crate::telemetry::prometheus(),
-        pools: statuses,
+        pools: registry,
         dry_run: cfg.dry_run,
     };
     let http_stop = wait_for(stop_rx.clone());
@@ -192,15 +250,24 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
 }
 
+/// True when `dir` holds at least one `*.toml` file.
+fn has_policy_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(|e| e.ok())
+            .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
+    })
+}
+
 fn spawn_pools<T: ScaleTarget>(
     cfg: &ServiceConfig,
+    pools: &[PoolSpec],
     client: &async_nats::Client,
     target: Arc<T>,
     stop: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
-) -> Vec<watch::Receiver<PoolStatus>> {
-    let mut statuses = Vec::new();
-    for spec in &cfg.pools {
+    registry: &Registry,
+) {
+    for spec in pools {
         // A read must finish well inside the staleness bound, or a slow
         // server would hold up the loop longer than the data is trusted.
         let timeout = spec.policy.scaling.stale_after.min(Duration::from_secs(5));
@@ -211,10 +278,9 @@ fn spawn_pools<T: ScaleTarget>(
             target.clone(),
             cfg.agent_nats_url.clone(),
         );
-        statuses.push(rx);
+        registry.insert(rx);
         tasks.spawn(runner.run(wait_for(stop.clone())));
     }
-    statuses
 }
 
 /// Resolves once the watch holds `true` (or its sender is gone).

@@ -127,6 +127,18 @@ fn describe() {
         Unit::Seconds,
         "Docker API latency, by operation."
     );
+    describe_gauge!(
+        "jetpool_compose_pools",
+        "Pools discovered from compose labels, by state (running, paused while compose acts)."
+    );
+    describe_counter!(
+        "jetpool_compose_errors_total",
+        "Compose services not pooled or discovery failures, by reason (invalid_label, name_conflict, template, docker, events)."
+    );
+    describe_counter!(
+        "jetpool_replicas_rolled_total",
+        "Replicas replaced because their compose service's configuration changed."
+    );
     gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
@@ -220,4 +232,31 @@ pub fn container_op(pool: &str, started: bool) {
         "jetpool_containers_stopped_total"
     };
     counter!(name, "pool" => pool.to_string()).increment(1);
+}
+
+/// Counts a compose service that could not be pooled, or a discovery
+/// failure; `reason` is one of a fixed set.
+pub fn compose_error(reason: &'static str) {
+    counter!("jetpool_compose_errors_total", "reason" => reason).increment(1);
+}
+
+/// Records how many compose pools run and how many are paused.
+pub fn compose_pools(running: usize, paused: usize) {
+    gauge!("jetpool_compose_pools", "state" => "running").set(running as f64);
+    gauge!("jetpool_compose_pools", "state" => "paused").set(paused as f64);
+}
+
+/// Counts one replica replaced by a roll.
+pub fn replica_rolled(pool: &str) {
+    counter!("jetpool_replicas_rolled_total", "pool" => pool.to_string()).increment(1);
+}
+
+/// Zeroes the replica gauges of a pool that stopped (a compose service
+/// went away or paused), so dashboards do not show its last count forever.
+pub fn pool_removed(pool: &str) {
+    let p = pool.to_string();
+    gauge!("jetpool_pool_desired_replicas", "pool" => p.clone()).set(0.0);
+    for state in ["ready", "starting", "draining", "standby"] {
+        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state).set(0.0);
+    }
 }

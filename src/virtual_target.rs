@@ -92,7 +92,7 @@ impl ScaleTarget for VirtualTarget {
         ))
     }
 
-    async fn start(&self, req: StartRequest<'_>) -> Result<String> {
+    async fn start(&self, req: StartRequest) -> Result<String> {
         let mut id = String::new();
         if let Ok(mut g) = self.inner.lock() {
             g.next_id += 1;
@@ -102,11 +102,11 @@ impl ScaleTarget for VirtualTarget {
                 name: req.name.clone(),
                 phase: Phase::Running,
                 created: g.next_id as i64,
-                template: Some(req.spec.hash()),
+                template: req.template_id(),
                 unhealthy: false,
             };
             g.containers
-                .entry(req.pool.to_string())
+                .entry(req.pool.clone())
                 .or_default()
                 .insert(id.clone(), c);
             g.log.push(("start", req.name));

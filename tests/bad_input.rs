@@ -164,6 +164,7 @@ async fn missing_consumer_holds_the_pool() {
         listen: listen.clone(),
         dry_run: false,
         agent_nats_url: nats.url.clone(),
+        compose: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(cfg, async {

@@ -37,6 +37,7 @@ async fn burst_scales_out_and_back_to_zero() {
         listen: listen.clone(),
         dry_run: false,
         agent_nats_url: nats.url.clone(),
+        compose: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(cfg, async {
