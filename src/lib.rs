@@ -5,6 +5,10 @@
 //!   with file:line:column errors.
 //! - [`policy`]: the pure decision core, `decide(policy, state, observation,
 //!   now)`; no I/O, no clock.
+//! - [`template`]: prepares each new container, from a policy file's
+//!   `[pool.container]` or cloned from a compose service.
+//! - [`compose`]: pools discovered from compose service labels, started and
+//!   stopped as services come and go.
 pub mod config;
 pub mod error;
 pub mod policy;

@@ -279,6 +279,7 @@ fn spawn_pools<T: ScaleTarget>(
             cfg.agent_nats_url.clone(),
         );
         registry.insert(rx);
+        crate::telemetry::pool_started(&spec.name);
         tasks.spawn(runner.run(wait_for(stop.clone())));
     }
 }

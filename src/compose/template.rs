@@ -62,6 +62,25 @@ pub struct Recipe {
     pub source: String,
 }
 
+/// Why a container cannot be cloned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloneError {
+    /// The inspect answer lacks the container's configuration.
+    #[error("container {container}: docker inspect has no Config")]
+    NoConfig {
+        /// The container's name.
+        container: String,
+    },
+    /// A compose label is missing: not a compose service's container.
+    #[error("container {container} has no {label} label")]
+    MissingLabel {
+        /// The container's name.
+        container: String,
+        /// The missing label.
+        label: &'static str,
+    },
+}
+
 /// Environment variables jetpool sets per replica.
 fn is_per_replica_env(e: &str) -> bool {
     e.starts_with("JETPOOL_AGENT_ID=") || e.starts_with("JETPOOL_POOL=")
@@ -82,7 +101,7 @@ fn is_per_replica_label(k: &str) -> bool {
 impl Recipe {
     /// Clones the container described by `c`. Fails, naming the missing
     /// part, when `c` is not a compose service's container.
-    pub fn from_inspect(c: &ContainerInspectResponse) -> Result<Recipe, String> {
+    pub fn from_inspect(c: &ContainerInspectResponse) -> Result<Recipe, CloneError> {
         let id = c.id.clone().unwrap_or_default();
         let name = c
             .name
@@ -90,13 +109,18 @@ impl Recipe {
             .unwrap_or("")
             .trim_start_matches('/')
             .to_string();
-        let config = c.config.clone().ok_or("inspect has no Config")?;
+        let config = c.config.clone().ok_or_else(|| CloneError::NoConfig {
+            container: name.clone(),
+        })?;
         let labels = config.labels.clone().unwrap_or_default();
-        let label = |k: &str| {
+        let label = |k: &'static str| {
             labels
                 .get(k)
                 .cloned()
-                .ok_or(format!("container {name} has no {k} label"))
+                .ok_or_else(|| CloneError::MissingLabel {
+                    container: name.clone(),
+                    label: k,
+                })
         };
         let project = label(LABEL_PROJECT)?;
         let service = label(LABEL_SERVICE)?;

@@ -135,7 +135,10 @@ fn a_container_without_compose_labels_is_refused() {
         .unwrap()
         .remove(LABEL_CONFIG_HASH);
     let e = Recipe::from_inspect(&c).unwrap_err();
-    assert!(e.contains("com.docker.compose.config-hash"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "container jp-it-explore_agent_1 has no com.docker.compose.config-hash label"
+    );
 }
 
 #[test]

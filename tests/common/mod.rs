@@ -2,6 +2,9 @@
 //! the local Docker engine, unique names, and clean-up on drop.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod compose;
+pub mod prometheus;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -136,7 +136,7 @@ impl Supervisor {
         let id = svc.source()?.id.clone()?;
         let inspect = timed("inspect", self.docker.client().inspect_container(&id, None)).await;
         let result = match inspect {
-            Ok(c) => Recipe::from_inspect(&c),
+            Ok(c) => Recipe::from_inspect(&c).map_err(|e| e.to_string()),
             Err(e) => Err(format!("cannot inspect container {id}: {e}")),
         };
         match result {
@@ -249,6 +249,8 @@ impl Supervisor {
               min = p.policy.min, max = p.policy.max, template = %e.template.recipe().source,
               "compose pool running");
         self.registry.insert(status);
+        telemetry::pool_started(&p.name);
+        telemetry::compose_started(Some(&p.name));
         e.running = Some(Running { stop, tasks });
         e.last_outside = None;
     }
