@@ -62,9 +62,10 @@ unit:
 demo: deps image
 	JETPOOL_BIN=$(STATIC_BIN) ./compose/demo.sh
 
-## compose-demo: the compose stack on local images: scales the labelled agent
-## service out for a burst and back, shows `docker-compose ps`, tears it down
-compose-demo: deps image compose-images
+## compose-demo: the compose stack on local images (the script builds the NATS
+## and Prometheus ones): scales the labelled agent service out for a burst
+## and back, shows `docker-compose ps`, tears it down
+compose-demo: deps image
 	JETPOOL_IMAGE=$(IMAGE) ./compose/compose-demo.sh
 
 clean:

@@ -16,6 +16,8 @@ export DEMO_TASKS=${DEMO_TASKS:-600} DEMO_RATE=${DEMO_RATE:-100/s} DEMO_WORK=${D
 TIMEOUT=${DEMO_TIMEOUT:-180}
 P=$COMPOSE_PROJECT_NAME
 compose() { docker-compose -f docker-compose.yml "$@"; }
+# Indents compose's output, without its "... " progress lines.
+show() { { grep -v '\.\.\. *$' || true; } | sed 's/^/   /'; }
 
 # A free loopback port for each published service.
 free_port() {
@@ -38,7 +40,7 @@ fi
 
 cleanup() {
   echo "== docker-compose down -v"
-  compose down -v --remove-orphans 2>&1 | sed 's/^/   /'
+  compose down -v --remove-orphans 2>&1 | show
   local n; n=$(leftovers)
   if [ "$n" = 0 ]; then echo "== nothing left behind (no container, network or volume of project $P)"
   else echo "error: $n containers, networks or volumes of project $P are left" >&2; exit 1; fi
@@ -50,7 +52,7 @@ if [ "$NATS_IMAGE" = jetpool-nats:local ] || [ "$PROMETHEUS_IMAGE" = jetpool-pro
   ./images.sh | sed 's/^/   /'
 fi
 echo "== docker-compose up -d (project $P; images $JETPOOL_IMAGE, $NATS_IMAGE, $PROMETHEUS_IMAGE)"
-compose up -d 2>&1 | sed 's/^/   /'
+compose up -d 2>&1 | show
 echo "   Prometheus: http://127.0.0.1:$PROMETHEUS_PORT   jetpool: http://127.0.0.1:$JETPOOL_PORT/status"
 
 # query EXPR: the first value of a Prometheus instant query, or "-".
