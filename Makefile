@@ -1,6 +1,6 @@
 # jetpool: build, test, demo. `make demo` and `make test` are the two
 # commands a fresh Debian machine with Docker needs; both install what is
-# missing first (nats-server, Prometheus) through `make deps`.
+# missing first (nats-server, Prometheus, docker-compose) through `make deps`.
 
 CARGO        ?= cargo
 TARGET       := x86_64-unknown-linux-gnu
@@ -9,7 +9,7 @@ IMAGE        ?= jetpool:local
 # Run as root in CI; use sudo elsewhere when it is there.
 SUDO         := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: all build static image deps test lint unit demo clean
+.PHONY: all build static image compose-images deps test lint unit demo compose-demo clean
 
 all: build
 
@@ -26,11 +26,18 @@ image: static
 	docker build -q -t $(IMAGE) . >/dev/null
 	@echo "built image $(IMAGE)"
 
+## compose-images: NATS and Prometheus images built FROM scratch around
+## Debian's binaries, for the compose stack on machines without a registry
+compose-images: deps
+	./compose/images.sh
+
 ## deps: install what the tests and the demo need, if missing
 deps:
 	@missing=""; \
 	command -v nats-server >/dev/null 2>&1 || missing="$$missing nats-server"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -42,8 +49,9 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## test: lint, then every test (unit, loop, integration with real NATS and Docker)
-test: deps image lint
+## test: lint, then every test (unit, loop, integration with real NATS,
+## Docker, docker-compose and Prometheus)
+test: deps image compose-images lint
 	JETPOOL_IMAGE=$(IMAGE) $(CARGO) test --all-targets -- --test-threads=4
 
 ## unit: the fast tests only (no NATS, no Docker)
@@ -53,6 +61,12 @@ unit:
 ## demo: start NATS, run jetpool on a demo pool, send a burst, watch it scale out and back
 demo: deps image
 	JETPOOL_BIN=$(STATIC_BIN) ./compose/demo.sh
+
+## compose-demo: the compose stack on local images (the script builds the NATS
+## and Prometheus ones): scales the labelled agent service out for a burst
+## and back, shows `docker-compose ps`, tears it down
+compose-demo: deps image
+	JETPOOL_IMAGE=$(IMAGE) ./compose/compose-demo.sh
 
 clean:
 	$(CARGO) clean

@@ -3,12 +3,12 @@
 //! pool owns. jetpool only ever touches containers that carry its labels.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum, NetworkConnectRequest,
+    NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
@@ -18,8 +18,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
 
-use crate::config::ContainerSpec;
 use crate::error::{Error, Result};
+use crate::telemetry;
 
 /// Label marking a container as jetpool's.
 pub const LABEL_MANAGED: &str = "jetpool.managed";
@@ -59,20 +59,46 @@ pub struct AgentContainer {
     pub unhealthy: bool,
 }
 
-/// What the pool loop needs to start one agent.
+/// One agent, fully prepared by its pool's
+/// [`Template`](crate::template::Template): the Docker edge creates exactly
+/// this and nothing else.
 #[derive(Debug, Clone)]
-pub struct StartRequest<'a> {
+pub struct StartRequest {
     /// The pool the agent belongs to.
-    pub pool: &'a str,
+    pub pool: String,
     /// The container name, which is also the agent id.
     pub name: String,
-    /// The pool's container template.
-    pub spec: &'a ContainerSpec,
-    /// The URL agents get in `NATS_URL`.
-    pub nats_url: &'a str,
-    /// Start as a warm standby (`JETPOOL_STANDBY=1`): connected, not
-    /// fetching, until activated.
-    pub standby: bool,
+    /// The create body: image, command, environment, labels, host config.
+    pub body: ContainerCreateBody,
+    /// Networks to join, with their aliases. Engines before API 1.44 take
+    /// one network at create, so the network mode's one goes there and the
+    /// others are connected before the container starts.
+    pub networking: Option<NetworkingConfig>,
+}
+
+impl StartRequest {
+    /// The template id in the request's `jetpool.template` label.
+    pub fn template_id(&self) -> Option<String> {
+        self.body.labels.as_ref()?.get(LABEL_TEMPLATE).cloned()
+    }
+
+    /// Makes the agent start as a warm standby (`JETPOOL_STANDBY=1`):
+    /// connected, not fetching, until activated.
+    pub fn standby(mut self) -> Self {
+        self.body
+            .env
+            .get_or_insert_with(Vec::new)
+            .push("JETPOOL_STANDBY=1".into());
+        self
+    }
+
+    /// Whether the agent starts as a warm standby.
+    pub fn is_standby(&self) -> bool {
+        self.body
+            .env
+            .as_ref()
+            .is_some_and(|e| e.iter().any(|v| v == "JETPOOL_STANDBY=1"))
+    }
 }
 
 /// Something that happened to a pool's container, reported by the
@@ -99,7 +125,7 @@ pub trait ScaleTarget: Send + Sync + 'static {
     /// Every container of `pool`, in any phase.
     fn list(&self, pool: &str) -> impl Future<Output = Result<Vec<AgentContainer>>> + Send;
     /// Creates and starts one agent; returns its id.
-    fn start(&self, req: StartRequest<'_>) -> impl Future<Output = Result<String>> + Send;
+    fn start(&self, req: StartRequest) -> impl Future<Output = Result<String>> + Send;
     /// `docker stop` semantics: the stop signal, then SIGKILL after `timeout`.
     fn stop(&self, id: &str, timeout: Duration) -> impl Future<Output = Result<()>> + Send;
     /// Removes a stopped container.
@@ -148,6 +174,14 @@ impl DockerTarget {
         &self.docker
     }
 
+    /// The same engine with another request timeout, for a stop that waits
+    /// out a grace period longer than the client's.
+    pub fn with_timeout(&self, timeout: Duration) -> DockerTarget {
+        DockerTarget {
+            docker: self.docker.clone().with_timeout(timeout),
+        }
+    }
+
     async fn create(
         &self,
         name: &str,
@@ -157,8 +191,7 @@ impl DockerTarget {
             name: Some(name.to_string()),
             ..Default::default()
         };
-        self.docker
-            .create_container(Some(opts), body)
+        timed("create", self.docker.create_container(Some(opts), body))
             .await
             .map(|r| r.id)
     }
@@ -169,61 +202,105 @@ impl DockerTarget {
             from_image: Some(image.to_string()),
             ..Default::default()
         };
-        let mut s = self.docker.create_image(Some(opts), None, None);
-        while let Some(item) = s.next().await {
-            item?;
+        timed("pull", async {
+            let mut s = self.docker.create_image(Some(opts), None, None);
+            while let Some(item) = s.next().await {
+                item?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Joins `id` to the networks of `networking` other than `primary`
+    /// (the one it was created on).
+    async fn connect_others(
+        &self,
+        id: &str,
+        primary: Option<&str>,
+        networking: &NetworkingConfig,
+    ) -> Result<(), bollard::errors::Error> {
+        let mut others: Vec<_> = networking
+            .endpoints_config
+            .iter()
+            .flatten()
+            .filter(|(name, _)| Some(name.as_str()) != primary)
+            .collect();
+        others.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, endpoint) in others {
+            let req = NetworkConnectRequest {
+                container: id.to_string(),
+                endpoint_config: Some(endpoint.clone()),
+            };
+            timed("connect", self.docker.connect_network(name, req)).await?;
         }
         Ok(())
     }
 }
 
-/// Builds the Docker create body for one agent from its pool's template.
-pub fn create_body(req: &StartRequest<'_>) -> ContainerCreateBody {
-    let spec = req.spec;
-    let mut env: Vec<String> = spec
-        .env
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "JETPOOL_POOL" | "JETPOOL_AGENT_ID" | "NATS_URL"))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    env.push(format!("JETPOOL_POOL={}", req.pool));
-    env.push(format!("JETPOOL_AGENT_ID={}", req.name));
-    env.push(format!("NATS_URL={}", req.nats_url));
-    if req.standby {
-        env.push("JETPOOL_STANDBY=1".into());
-    }
-    let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
-    labels.insert(LABEL_MANAGED.into(), "true".into());
-    labels.insert(LABEL_POOL.into(), req.pool.into());
-    labels.insert(LABEL_TEMPLATE.into(), spec.hash());
-    ContainerCreateBody {
-        image: Some(spec.image.clone()),
-        cmd: spec.command.clone(),
-        entrypoint: spec.entrypoint.clone(),
-        env: Some(env),
-        labels: Some(labels),
-        user: spec.user.clone(),
-        working_dir: spec.working_dir.clone(),
-        stop_signal: spec.stop_signal.clone(),
-        stop_timeout: Some(spec.stop_timeout.as_secs() as i64),
-        host_config: Some(HostConfig {
-            network_mode: spec.network.clone(),
-            binds: (!spec.volumes.is_empty()).then(|| spec.volumes.clone()),
-            memory: spec.memory_mb.map(|m| (m * 1024 * 1024) as i64),
-            nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
-            // jetpool replaces failed agents itself; Docker restarting them
-            // behind its back would double-count.
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::NO),
-                maximum_retry_count: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
+/// Runs one Docker API call and records its latency under `op`, so every
+/// call the edge makes is in `jetpool_docker_request_duration_seconds`.
+pub async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
+    let began = Instant::now();
+    let out = call.await;
+    telemetry::docker_latency(op, began.elapsed().as_secs_f64());
+    out
+}
+
+/// The network a request's container is created on: the network mode's
+/// own when the request configures it, else the first by name.
+fn primary_network(req: &StartRequest) -> Option<String> {
+    let endpoints = req.networking.as_ref()?.endpoints_config.as_ref()?;
+    let mode = req
+        .body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone());
+    match mode {
+        Some(m) if endpoints.contains_key(&m) => Some(m),
+        _ => endpoints.keys().min().cloned(),
     }
 }
 
-fn is_not_found(e: &bollard::errors::Error) -> bool {
+/// The lifecycle phase of a container in Docker's list.
+pub fn phase_of(state: Option<ContainerSummaryStateEnum>) -> Phase {
+    match state {
+        Some(ContainerSummaryStateEnum::CREATED) => Phase::Created,
+        Some(
+            ContainerSummaryStateEnum::RUNNING
+            | ContainerSummaryStateEnum::RESTARTING
+            | ContainerSummaryStateEnum::PAUSED
+            | ContainerSummaryStateEnum::STOPPING,
+        ) => Phase::Running,
+        Some(ContainerSummaryStateEnum::REMOVING) => Phase::Removing,
+        _ => Phase::Exited,
+    }
+}
+
+/// An entry of Docker's container list as a pool sees it; the template id
+/// is read from the label `template_label`.
+pub fn agent_from_summary(c: ContainerSummary, template_label: &str) -> Option<AgentContainer> {
+    let labels = c.labels.unwrap_or_default();
+    let name = c
+        .names
+        .and_then(|n| n.into_iter().next())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    Some(AgentContainer {
+        id: c.id?,
+        name,
+        phase: phase_of(c.state),
+        created: c.created.unwrap_or(0),
+        template: labels.get(template_label).cloned(),
+        unhealthy: c
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("(unhealthy)")),
+    })
+}
+
+/// True for Docker's "no such container/image" answer.
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
         bollard::errors::Error::DockerResponseServerError {
@@ -247,65 +324,41 @@ impl ScaleTarget for DockerTarget {
             filters: Some(filters),
             ..Default::default()
         };
-        let list = self
-            .docker
-            .list_containers(Some(opts))
+        let list = timed("list", self.docker.list_containers(Some(opts)))
             .await
             .map_err(|source| Error::Docker { op: "list", source })?;
         Ok(list
             .into_iter()
-            .filter_map(|c| {
-                let labels = c.labels.unwrap_or_default();
+            .filter(|c| {
                 // The server filtered already; checking again keeps the
                 // "never touch an unlabelled container" rule local.
-                if labels.get(LABEL_MANAGED).map(String::as_str) != Some("true")
-                    || labels.get(LABEL_POOL).map(String::as_str) != Some(pool)
-                {
-                    return None;
-                }
-                let phase = match c.state {
-                    Some(ContainerSummaryStateEnum::CREATED) => Phase::Created,
-                    Some(
-                        ContainerSummaryStateEnum::RUNNING
-                        | ContainerSummaryStateEnum::RESTARTING
-                        | ContainerSummaryStateEnum::PAUSED
-                        | ContainerSummaryStateEnum::STOPPING,
-                    ) => Phase::Running,
-                    Some(ContainerSummaryStateEnum::REMOVING) => Phase::Removing,
-                    _ => Phase::Exited,
-                };
-                let name = c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_default();
-                Some(AgentContainer {
-                    id: c.id?,
-                    name,
-                    phase,
-                    created: c.created.unwrap_or(0),
-                    template: labels.get(LABEL_TEMPLATE).cloned(),
-                    unhealthy: c
-                        .status
-                        .as_deref()
-                        .is_some_and(|s| s.contains("(unhealthy)")),
-                })
+                let labels = c.labels.as_ref();
+                let has =
+                    |k: &str, v: &str| labels.and_then(|l| l.get(k)).map(String::as_str) == Some(v);
+                has(LABEL_MANAGED, "true") && has(LABEL_POOL, pool)
             })
+            .filter_map(|c| agent_from_summary(c, LABEL_TEMPLATE))
             .collect())
     }
 
-    async fn start(&self, req: StartRequest<'_>) -> Result<String> {
-        let body = create_body(&req);
+    async fn start(&self, req: StartRequest) -> Result<String> {
+        let primary = primary_network(&req);
+        let mut body = req.body.clone();
+        body.networking_config = req.networking.as_ref().map(|n| NetworkingConfig {
+            endpoints_config: primary.as_ref().and_then(|p| {
+                let e = n.endpoints_config.as_ref()?.get(p)?;
+                Some(HashMap::from([(p.clone(), e.clone())]))
+            }),
+        });
         let id = match self.create(&req.name, body.clone()).await {
             Ok(id) => id,
             Err(e) if is_not_found(&e) => {
                 // The image is missing locally: pull it once, then retry.
-                self.pull(&req.spec.image)
-                    .await
-                    .map_err(|source| Error::Docker {
-                        op: "pull image",
-                        source,
-                    })?;
+                let image = body.image.clone().unwrap_or_default();
+                self.pull(&image).await.map_err(|source| Error::Docker {
+                    op: "pull image",
+                    source,
+                })?;
                 self.create(&req.name, body)
                     .await
                     .map_err(|source| Error::Docker {
@@ -320,7 +373,14 @@ impl ScaleTarget for DockerTarget {
                 });
             }
         };
-        if let Err(source) = self.docker.start_container(&id, None).await {
+        let started = match &req.networking {
+            Some(n) => match self.connect_others(&id, primary.as_deref(), n).await {
+                Ok(()) => timed("start", self.docker.start_container(&id, None)).await,
+                Err(e) => Err(e),
+            },
+            None => timed("start", self.docker.start_container(&id, None)).await,
+        };
+        if let Err(source) = started {
             // Do not leave a created-but-never-started container behind.
             let _ = self.remove(&id).await;
             return Err(Error::Docker {
@@ -336,7 +396,7 @@ impl ScaleTarget for DockerTarget {
             t: Some(timeout.as_secs().min(i32::MAX as u64) as i32),
             signal: None,
         };
-        match self.docker.stop_container(id, Some(opts)).await {
+        match timed("stop", self.docker.stop_container(id, Some(opts))).await {
             Ok(()) => Ok(()),
             // 304: already stopped; 404: already gone. Both are the goal.
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -353,7 +413,7 @@ impl ScaleTarget for DockerTarget {
             v: true,
             ..Default::default()
         };
-        match self.docker.remove_container(id, Some(opts)).await {
+        match timed("remove", self.docker.remove_container(id, Some(opts))).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // 409: removal already in progress.

@@ -4,6 +4,7 @@
 //! decision and reason, as JSON).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -17,13 +18,57 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::pool::PoolStatus;
 
+/// The pools being served. Policy-file pools are there from the start;
+/// compose pools come and go at runtime, so the set itself is a watch of
+/// per-pool snapshot receivers, written only by whoever starts and stops
+/// pools.
+#[derive(Clone)]
+pub struct Registry {
+    /// The current set, in the order pools were added.
+    tx: Arc<watch::Sender<Vec<watch::Receiver<PoolStatus>>>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            tx: Arc::new(watch::channel(Vec::new()).0),
+        }
+    }
+}
+
+impl Registry {
+    /// Adds a pool, replacing one of the same name.
+    pub fn insert(&self, status: watch::Receiver<PoolStatus>) {
+        let name = status.borrow().pool.clone();
+        self.tx.send_modify(|v| {
+            v.retain(|rx| rx.borrow().pool != name);
+            v.push(status);
+        });
+    }
+
+    /// Removes the pool named `pool`.
+    pub fn remove(&self, pool: &str) {
+        self.tx
+            .send_modify(|v| v.retain(|rx| rx.borrow().pool != pool));
+    }
+
+    /// A snapshot of every pool's latest status.
+    pub fn snapshot(&self) -> Vec<PoolStatus> {
+        self.tx
+            .borrow()
+            .iter()
+            .map(|rx| rx.borrow().clone())
+            .collect()
+    }
+}
+
 /// Shared read-only views the handlers serve from.
 #[derive(Clone)]
 pub struct AppState {
     /// Renders the metrics registry.
     pub metrics: Option<PrometheusHandle>,
-    /// Each pool's latest snapshot.
-    pub pools: Vec<watch::Receiver<PoolStatus>>,
+    /// The pools and their latest snapshots.
+    pub pools: Registry,
     /// Whether decisions are only logged.
     pub dry_run: bool,
 }
@@ -80,8 +125,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
 
 async fn healthz(State(s): State<AppState>) -> Response {
     let mut problems = Vec::new();
-    for rx in &s.pools {
-        let p = rx.borrow();
+    for p in s.pools.snapshot() {
         if !p.fresh {
             let why = p.failure.clone().unwrap_or_else(|| match &p.decision {
                 Some(d) if d.staleness_s.is_finite() => {
@@ -104,6 +148,6 @@ async fn healthz(State(s): State<AppState>) -> Response {
 }
 
 async fn status(State(s): State<AppState>) -> Response {
-    let pools: Vec<PoolStatus> = s.pools.iter().map(|rx| rx.borrow().clone()).collect();
+    let pools = s.pools.snapshot();
     Json(serde_json::json!({ "dry_run": s.dry_run, "pools": pools })).into_response()
 }

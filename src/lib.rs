@@ -13,6 +13,10 @@
 //! - [`docker`]: the scale-target edge: agent containers through the Docker
 //!   Engine API; [`virtual_target`] is its in-memory twin for dry runs and
 //!   tests.
+//! - [`template`]: prepares each new container, from a policy file's
+//!   `[pool.container]` or cloned from a compose service.
+//! - [`compose`]: pools discovered from compose service labels, started and
+//!   stopped as services come and go.
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
@@ -31,6 +35,7 @@ pub mod budget;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod docker;
 pub mod error;
@@ -44,6 +49,7 @@ pub mod protocol;
 pub mod service;
 pub mod sim;
 pub mod telemetry;
+pub mod template;
 pub mod virtual_target;
 
 pub use error::{Error, Result};

@@ -3,19 +3,18 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::compose::{ComposeArgs, Supervisor};
 use crate::config::{self, PoolSpec};
 use crate::docker::{DockerTarget, ScaleTarget};
 use crate::error::Result;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
-use crate::observe::{JetStreamSource, NatsControl};
-use crate::pool::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
+use crate::pool::RunnerFactory;
 use crate::virtual_target::VirtualTarget;
 
 /// Log output format.
@@ -53,12 +52,16 @@ pub struct RunArgs {
     /// `priority` (mins first, then demand).
     #[arg(long, env = "JETPOOL_MAX_AGENTS")]
     pub max_agents: Option<u32>,
+    /// Pools from compose labels.
+    #[command(flatten)]
+    pub compose: ComposeArgs,
 }
 
 /// Everything [`run`] needs, already validated.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The pools to scale.
+    /// The policy files' pools: scaled as they are, or with compose
+    /// discovery on, only lent as settings to compose services.
     pub pools: Vec<PoolSpec>,
     /// NATS connection settings.
     pub nats: NatsArgs,
@@ -70,6 +73,8 @@ pub struct ServiceConfig {
     pub agent_nats_url: String,
     /// Global budget of agents across pools.
     pub max_agents: Option<u32>,
+    /// Compose discovery.
+    pub compose: ComposeArgs,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -112,7 +117,15 @@ pub async fn signals() {
 /// Entry point of `jetpool run`; returns the exit code.
 pub async fn main(args: RunArgs) -> i32 {
     init_tracing(args.log_format);
-    let pools = match config::load_dir(&args.policies) {
+    // With compose discovery the policy files are optional: pools come
+    // from labels, and the files only lend settings.
+    let none_needed = args.compose.enabled && !has_policy_files(&args.policies);
+    let loaded = if none_needed {
+        Ok(Vec::new())
+    } else {
+        config::load_dir(&args.policies)
+    };
+    let pools = match loaded {
         Ok(p) => p,
         Err(e) => {
             eprintln!(
@@ -132,6 +145,7 @@ pub async fn main(args: RunArgs) -> i32 {
         listen: args.listen,
         dry_run: args.dry_run,
         max_agents: args.max_agents,
+        compose: args.compose,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -148,39 +162,84 @@ pub async fn main(args: RunArgs) -> i32 {
 pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
-    info!(nats = %cfg.nats.redacted_url(), pools = cfg.pools.len(), dry_run = cfg.dry_run, "connected to NATS");
+    // Policy-file pools run on their own unless compose discovery is on.
+    let static_pools: &[PoolSpec] = if cfg.compose.enabled { &[] } else { &cfg.pools };
+    info!(nats = %cfg.nats.redacted_url(), pools = static_pools.len(), compose = cfg.compose.enabled,
+          dry_run = cfg.dry_run, "connected to NATS");
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let statuses = if cfg.dry_run {
-        let virt = Arc::new(VirtualTarget::new());
-        // Start the virtual pools from what really runs, when Docker answers,
-        // so the dry run shows what jetpool would do from here.
-        match DockerTarget::connect(Duration::from_secs(30)).await {
-            Ok(d) => {
-                for p in &cfg.pools {
-                    if let Ok(list) = d.list(&p.name).await {
-                        for c in list {
-                            virt.adopt(&p.name, &c.name);
-                        }
+    let registry = Registry::default();
+    let longest = static_pools
+        .iter()
+        .map(|p| p.template.stop_timeout())
+        .max()
+        .unwrap_or_default();
+    let docker = if cfg.dry_run && !cfg.compose.enabled {
+        DockerTarget::connect(longest)
+            .await
+            .inspect_err(
+                |e| warn!(error = %e, "dry run: Docker not reachable; virtual pools start empty"),
+            )
+            .ok()
+    } else {
+        Some(DockerTarget::connect(longest).await?)
+    };
+    let docker = docker.map(Arc::new);
+    let virt = cfg.dry_run.then(|| Arc::new(VirtualTarget::new()));
+    let factory = RunnerFactory::new(
+        client.clone(),
+        cfg.max_agents.map(crate::budget::start),
+        cfg.dry_run,
+        cfg.agent_nats_url.clone(),
+    );
+    match (&virt, &docker) {
+        (Some(virt), d) => {
+            // Start the virtual pools from what really runs, when Docker
+            // answers, so the dry run shows what jetpool would do from here.
+            if let Some(d) = d {
+                for p in static_pools {
+                    for c in d.list(&p.name).await.unwrap_or_default() {
+                        virt.adopt(&p.name, &c.name);
                     }
                 }
             }
-            Err(e) => warn!(error = %e, "dry run: Docker not reachable; virtual pools start empty"),
+            spawn_pools(
+                &factory,
+                static_pools,
+                virt.clone(),
+                &stop_rx,
+                &mut tasks,
+                &registry,
+            );
         }
-        spawn_pools(&cfg, &client, virt, &stop_rx, &mut tasks)
-    } else {
-        let longest = cfg
-            .pools
-            .iter()
-            .map(|p| p.container.stop_timeout)
-            .max()
-            .unwrap_or_default();
-        let docker = Arc::new(DockerTarget::connect(longest).await?);
-        spawn_pools(&cfg, &client, docker, &stop_rx, &mut tasks)
-    };
+        (None, Some(d)) => {
+            spawn_pools(
+                &factory,
+                static_pools,
+                d.clone(),
+                &stop_rx,
+                &mut tasks,
+                &registry,
+            );
+        }
+        (None, None) => {}
+    }
+    if cfg.compose.enabled
+        && let Some(d) = docker
+    {
+        let supervisor = Supervisor::new(
+            d,
+            factory.clone(),
+            cfg.compose.project.clone(),
+            cfg.pools.clone(),
+            registry.clone(),
+            virt,
+        );
+        tasks.spawn(supervisor.run(wait_for(stop_rx.clone())));
+    }
     let state = AppState {
         metrics: crate::telemetry::prometheus(),
-        pools: statuses,
+        pools: registry,
         dry_run: cfg.dry_run,
     };
     let http_stop = wait_for(stop_rx.clone());
@@ -199,35 +258,29 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
 }
 
+/// True when `dir` holds at least one `*.toml` file.
+fn has_policy_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(|e| e.ok())
+            .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
+    })
+}
+
 fn spawn_pools<T: ScaleTarget>(
-    cfg: &ServiceConfig,
-    client: &async_nats::Client,
+    factory: &RunnerFactory,
+    pools: &[PoolSpec],
     target: Arc<T>,
     stop: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
-) -> Vec<watch::Receiver<PoolStatus>> {
-    let mut statuses = Vec::new();
-    let agents = Arc::new(NatsControl::new(client.clone(), CONTROL_TIMEOUT));
-    let budget = cfg.max_agents.map(crate::budget::start);
-    for spec in &cfg.pools {
-        // A read must finish well inside the staleness bound, or a slow
-        // server would hold up the loop longer than the data is trusted.
-        let timeout = spec.policy.scaling.stale_after.min(Duration::from_secs(5));
-        let source = JetStreamSource::new(client.clone(), &spec.stream, &spec.consumer, timeout);
-        let io = PoolIo {
-            source,
-            target: target.clone(),
-            agents: agents.clone(),
-        };
-        let (mut runner, rx) = PoolRunner::new(spec.clone(), io, cfg.agent_nats_url.clone());
-        runner = runner.dry_run(cfg.dry_run);
-        if let Some(b) = &budget {
-            runner = runner.with_budget(b.clone());
-        }
-        statuses.push(rx);
+    registry: &Registry,
+) {
+    for spec in pools {
+        let name = spec.name.clone();
+        let (runner, rx) = factory.runner(spec.clone(), target.clone());
+        registry.insert(rx);
+        crate::telemetry::pool_started(&name);
         tasks.spawn(runner.run(wait_for(stop.clone())));
     }
-    statuses
 }
 
 /// Resolves once the watch holds `true` (or its sender is gone).

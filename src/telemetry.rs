@@ -1,6 +1,12 @@
 //! Metrics, logs and the HTTP endpoints. Every notable event is recorded
 //! here in one place, under bounded label sets (pool, direction, a fixed
 //! reason enum); never an error's text as a label.
+//!
+//! Naming follows Prometheus's conventions: a `jetpool_` prefix, base
+//! units in the name (`_seconds`), `_total` on counters, `_info` for the
+//! constant build gauge. A pool's counters are registered at zero when the
+//! pool starts ([`pool_started`]), so `rate()` and `increase()` count
+//! their first events too.
 
 use std::sync::OnceLock;
 
@@ -95,7 +101,7 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_scale_events_total",
-        "Changes of a pool's desired count, by direction (up, down)."
+        "Scale actions (agents started or stopped toward the desired count), by direction (up, down)."
     );
     describe_counter!(
         "jetpool_observe_errors_total",
@@ -103,7 +109,7 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_docker_errors_total",
-        "Failed Docker API calls, by operation (list, start, stop, remove)."
+        "Failed container operations, by operation (list, start, stop)."
     );
     describe_counter!(
         "jetpool_containers_started_total",
@@ -113,15 +119,48 @@ fn describe() {
         "jetpool_containers_stopped_total",
         "Agent containers stopped and removed."
     );
+    describe_counter!(
+        "jetpool_agents_replaced_total",
+        "Agents replaced, by reason (exited, unhealthy, silent)."
+    );
+    describe_counter!(
+        "jetpool_drains_started_total",
+        "Drains acknowledged by agents; held_work is true when the agent held tasks."
+    );
+    describe_counter!(
+        "jetpool_drains_total",
+        "Finished drains by outcome (drained, deadline, refused, cancelled)."
+    );
+    describe_counter!(
+        "jetpool_warm_activations_total",
+        "Warm standby agents activated instead of starting a container."
+    );
+    describe_gauge!(
+        "jetpool_pool_start_backoff_seconds",
+        Unit::Seconds,
+        "Time left before the next agent start is allowed (crash-loop back-off)."
+    );
     describe_histogram!(
         "jetpool_decision_duration_seconds",
         Unit::Seconds,
-        "Time to observe and decide one tick, excluding container operations."
+        "Time of one tick's observation (consumer read, container list) and decision; starts and stops run apart."
     );
     describe_histogram!(
         "jetpool_docker_request_duration_seconds",
         Unit::Seconds,
-        "Docker API latency, by operation."
+        "Latency of each Docker Engine API call, by operation (list, inspect, create, pull, connect, start, stop, remove)."
+    );
+    describe_gauge!(
+        "jetpool_compose_pools",
+        "Pools discovered from compose labels, by state (running, paused while compose acts)."
+    );
+    describe_counter!(
+        "jetpool_compose_errors_total",
+        "Compose services not pooled or discovery failures, by reason (invalid_label, name_conflict, template, docker, events)."
+    );
+    describe_counter!(
+        "jetpool_replicas_rolled_total",
+        "Replicas replaced because their compose service's configuration changed."
     );
     gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
@@ -175,7 +214,72 @@ pub fn record_decision(
     gauge!("jetpool_pool_guardrail_active", "pool" => p, "limit" => limit).set(1.0);
 }
 
-/// Counts a change of the desired count.
+/// The reasons of `jetpool_observe_errors_total`.
+const OBSERVE_REASONS: [&str; 4] = [
+    "stream_not_found",
+    "consumer_not_found",
+    "unavailable",
+    "other",
+];
+/// The operations of `jetpool_docker_errors_total`.
+const DOCKER_ERROR_OPS: [&str; 3] = ["list", "start", "stop"];
+/// The reasons of `jetpool_compose_errors_total`.
+const COMPOSE_REASONS: [&str; 5] = [
+    "invalid_label",
+    "name_conflict",
+    "template",
+    "docker",
+    "events",
+];
+
+/// Registers a pool's counters (at zero when new; a pool that restarts
+/// keeps its counts, as counters must).
+pub fn pool_started(pool: &str) {
+    let p = || pool.to_string();
+    for direction in ["up", "down"] {
+        counter!("jetpool_scale_events_total", "pool" => p(), "direction" => direction)
+            .increment(0);
+    }
+    for reason in OBSERVE_REASONS {
+        counter!("jetpool_observe_errors_total", "pool" => p(), "reason" => reason).increment(0);
+    }
+    for op in DOCKER_ERROR_OPS {
+        counter!("jetpool_docker_errors_total", "pool" => p(), "op" => op).increment(0);
+    }
+    for name in [
+        "jetpool_containers_started_total",
+        "jetpool_containers_stopped_total",
+        "jetpool_warm_activations_total",
+    ] {
+        counter!(name, "pool" => p()).increment(0);
+    }
+    for reason in ["exited", "unhealthy", "silent"] {
+        counter!("jetpool_agents_replaced_total", "pool" => p(), "reason" => reason).increment(0);
+    }
+    for held in ["true", "false"] {
+        counter!("jetpool_drains_started_total", "pool" => p(), "held_work" => held).increment(0);
+    }
+    for outcome in ["drained", "deadline", "refused", "cancelled"] {
+        counter!("jetpool_drains_total", "pool" => p(), "outcome" => outcome).increment(0);
+    }
+}
+
+/// Registers compose discovery's counters, or with `pool` a compose
+/// pool's roll counter.
+pub fn compose_started(pool: Option<&str>) {
+    match pool {
+        None => {
+            for reason in COMPOSE_REASONS {
+                counter!("jetpool_compose_errors_total", "reason" => reason).increment(0);
+            }
+        }
+        Some(p) => {
+            counter!("jetpool_replicas_rolled_total", "pool" => p.to_string()).increment(0);
+        }
+    }
+}
+
+/// Counts a scale action.
 pub fn scale_event(pool: &str, up: bool) {
     let direction = if up { "up" } else { "down" };
     counter!("jetpool_scale_events_total", "pool" => pool.to_string(), "direction" => direction)
@@ -239,4 +343,31 @@ pub fn container_op(pool: &str, started: bool) {
         "jetpool_containers_stopped_total"
     };
     counter!(name, "pool" => pool.to_string()).increment(1);
+}
+
+/// Counts a compose service that could not be pooled, or a discovery
+/// failure; `reason` is one of a fixed set.
+pub fn compose_error(reason: &'static str) {
+    counter!("jetpool_compose_errors_total", "reason" => reason).increment(1);
+}
+
+/// Records how many compose pools run and how many are paused.
+pub fn compose_pools(running: usize, paused: usize) {
+    gauge!("jetpool_compose_pools", "state" => "running").set(running as f64);
+    gauge!("jetpool_compose_pools", "state" => "paused").set(paused as f64);
+}
+
+/// Counts one replica replaced by a roll.
+pub fn replica_rolled(pool: &str) {
+    counter!("jetpool_replicas_rolled_total", "pool" => pool.to_string()).increment(1);
+}
+
+/// Zeroes the replica gauges of a pool that stopped (a compose service
+/// went away or paused), so dashboards do not show its last count forever.
+pub fn pool_removed(pool: &str) {
+    let p = pool.to_string();
+    gauge!("jetpool_pool_desired_replicas", "pool" => p.clone()).set(0.0);
+    for state in ["ready", "starting", "draining", "standby"] {
+        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state).set(0.0);
+    }
 }

@@ -133,7 +133,7 @@ impl ScaleTarget for VirtualTarget {
         ))
     }
 
-    async fn start(&self, req: StartRequest<'_>) -> Result<String> {
+    async fn start(&self, req: StartRequest) -> Result<String> {
         let mut id = String::new();
         if let Ok(mut g) = self.inner.lock() {
             g.next_id += 1;
@@ -143,14 +143,14 @@ impl ScaleTarget for VirtualTarget {
                 name: req.name.clone(),
                 phase: Phase::Running,
                 created: g.next_id as i64,
-                template: Some(req.spec.hash()),
+                template: req.template_id(),
                 unhealthy: false,
             };
             g.containers
-                .entry(req.pool.to_string())
+                .entry(req.pool.clone())
                 .or_default()
                 .insert(id.clone(), c);
-            if req.standby {
+            if req.is_standby() {
                 g.standby.push(req.name.clone());
             }
             g.log.push(("start", req.name));

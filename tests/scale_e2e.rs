@@ -38,6 +38,7 @@ async fn burst_scales_out_and_back_to_zero() {
         dry_run: false,
         agent_nats_url: nats.url.clone(),
         max_agents: None,
+        compose: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(cfg, async {
@@ -89,16 +90,18 @@ async fn burst_scales_out_and_back_to_zero() {
         metric_value(&body, "jetpool_pool_desired_replicas", &pool),
         Some(0.0)
     );
-    let ups = body.lines().any(|l| {
-        l.starts_with("jetpool_scale_events_total")
-            && l.contains(&pool)
-            && l.contains("direction=\"up\"")
-    });
-    let downs = body.lines().any(|l| {
-        l.starts_with("jetpool_scale_events_total")
-            && l.contains(&pool)
-            && l.contains("direction=\"down\"")
-    });
+    // Counters exist from the pool's start at 0: count what they hold.
+    let events = |direction: &str| {
+        body.lines()
+            .filter(|l| {
+                l.starts_with("jetpool_scale_events_total")
+                    && l.contains(&pool)
+                    && l.contains(&format!("direction=\"{direction}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let (ups, downs) = (events("up") > 0.0, events("down") > 0.0);
     assert!(
         ups && downs,
         "scale events counted in both directions:\n{body}"

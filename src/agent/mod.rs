@@ -213,7 +213,18 @@ pub async fn run(
         Work::Command(args.command.clone())
     };
     let js = jetstream::new(client.clone());
-    let consumer = consumer(&js, &args.stream, &args.consumer, Duration::from_secs(30)).await?;
+    // A stop before the consumer is found ends the agent at once: it holds
+    // nothing yet, so there is nothing to drain.
+    let mut early = mode_rx.clone();
+    let lookup = consumer(&js, &args.stream, &args.consumer, Duration::from_secs(30));
+    let consumer = tokio::select! {
+        c = lookup => c?,
+        _ = early.wait_for(|m| matches!(m, Mode::Draining { .. })) => {
+            info!("stopped before the consumer was found; exiting");
+            side.abort_all();
+            return Ok(Summary { completed: 0, failed: 0 });
+        }
+    };
     let ack_wait = consumer.cached_info().config.ack_wait;
     info!(stream = %args.stream, consumer = %args.consumer, concurrency = args.concurrency,
           id = args.id.as_deref().unwrap_or("-"), standby = args.standby, "agent started");

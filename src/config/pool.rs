@@ -13,6 +13,7 @@ use super::scaling::Scaling;
 use super::schedule::Schedule;
 use super::{Problem, duration, problem};
 use crate::policy::Policy;
+use crate::template::Template;
 
 /// A validated pool: everything jetpool needs to watch and scale it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +27,7 @@ pub struct PoolSpec {
     /// Bounds and sizing knobs, the input of the pure decision core.
     pub policy: Policy,
     /// How agent containers are created.
-    pub container: ContainerSpec,
+    pub template: Template,
     /// How agents are drained, kept warm and healed.
     pub agents: AgentsSpec,
     /// The policy file this pool came from (for messages); empty for pools
@@ -322,12 +323,21 @@ const fn default_interval() -> Duration {
 
 /// True for names Docker accepts in a container name and NATS in a
 /// stream or consumer name: no spaces, dots or wildcards.
-fn is_plain_name(s: &str) -> bool {
+pub(crate) fn is_plain_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// True for names JetStream accepts for a stream or consumer: non-empty,
+/// no whitespace, dots or wildcards.
+pub(crate) fn is_jetstream_name(v: &str) -> bool {
+    !v.is_empty()
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>'))
 }
 
 impl RawPool {
@@ -344,10 +354,7 @@ impl RawPool {
             ));
         }
         for (key, v) in [("stream", &self.stream), ("consumer", &self.consumer)] {
-            if v.is_empty()
-                || v.chars()
-                    .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>'))
-            {
+            if !is_jetstream_name(v) {
                 out.push(problem(
                     &[key],
                     format!("{key} name \"{v}\" is not allowed: it must be non-empty with no spaces, '.', '*' or '>'"),
@@ -409,7 +416,7 @@ impl RawPool {
                 pinned: self.pinned,
                 schedule: self.schedule,
             },
-            container: self.container,
+            template: Template::Spec(Box::new(self.container)),
             agents: self.agents,
             source: PathBuf::new(),
         })

@@ -9,6 +9,7 @@
 //! demand returns during a drain, the drain is cancelled before any new
 //! container is started; warm standbys are activated next.
 
+mod factory;
 mod members;
 mod ops;
 mod status;
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
+pub use factory::{Runner, RunnerFactory};
 pub use status::{AgentView, PoolStatus};
 
 use crate::budget::BudgetClient;
@@ -163,7 +165,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let began = Instant::now();
         let name = self.spec.name.clone();
         let failure = self.read_consumer().await;
-        let t = Instant::now();
         let containers = match self.io.target.list(&name).await {
             Ok(c) => c,
             Err(e) => {
@@ -176,7 +177,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 return;
             }
         };
-        telemetry::docker_latency("list", t.elapsed().as_secs_f64());
         self.members.retain_listed(&containers, &mut self.registry);
         self.members.adopt_standbys(&containers, &self.registry);
         self.reap_exited(&containers);

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::PoolRunner;
 use super::members::{Draining, Starting};
-use crate::docker::{AgentContainer, ScaleTarget, StartRequest};
+use crate::docker::{AgentContainer, ScaleTarget};
 use crate::error::Error;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::protocol::{Command, Reply};
@@ -141,8 +140,16 @@ impl Backoff {
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     pub(super) fn spawn_start(&mut self, standby: bool) {
-        let suffix: u32 = rand::rng().random();
-        let name = format!("jetpool-{}-{suffix:08x}", self.spec.name);
+        // The template names the container (compose numbers its replicas),
+        // so the request is prepared here, in order, before the spawn.
+        let mut req = self
+            .spec
+            .template
+            .start_request(&self.spec.name, &self.agent_nats_url);
+        if standby {
+            req = req.standby();
+        }
+        let name = req.name.clone();
         let requested = Instant::now();
         self.members
             .starting
@@ -150,17 +157,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         if standby {
             self.members.standby.insert(name.clone());
         }
-        let spec = self.spec.clone();
         let target = self.io.target.clone();
-        let url = self.agent_nats_url.clone();
         self.ops.spawn(async move {
-            let req = StartRequest {
-                pool: &spec.name,
-                name: name.clone(),
-                spec: &spec.container,
-                nats_url: spec.container.nats_url.as_deref().unwrap_or(&url),
-                standby,
-            };
             let result = target.start(req).await;
             Op::Started {
                 name,
@@ -175,14 +173,12 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         info!(pool = %self.spec.name, agent = %c.name, "stopping agent");
         self.members.stopping.insert(c.id.clone());
         let target = self.io.target.clone();
-        let timeout = self.spec.container.stop_timeout;
+        let timeout = self.spec.template.stop_timeout();
         self.ops.spawn(async move {
-            let t = Instant::now();
             let result = match target.stop(&c.id, timeout).await {
                 Ok(()) => target.remove(&c.id).await,
                 Err(e) => Err(e),
             };
-            telemetry::docker_latency("stop", t.elapsed().as_secs_f64());
             Op::Stopped {
                 id: c.id,
                 name: c.name,
@@ -196,11 +192,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let target = self.io.target.clone();
         let id = c.id.clone();
         self.ops.spawn(async move {
-            let t = Instant::now();
             if let Err(e) = target.remove(&id).await {
                 warn!(error = %e, "cannot remove exited agent");
             }
-            telemetry::docker_latency("remove", t.elapsed().as_secs_f64());
             Op::Removed { id }
         });
     }
@@ -254,7 +248,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 match result {
                     Ok(_) => {
                         let secs = requested.elapsed().as_secs_f64();
-                        telemetry::docker_latency("start", secs);
                         telemetry::container_op(&pool, true);
                         self.members.started_at.insert(name.clone(), Instant::now());
                         if !standby {

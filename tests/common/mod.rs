@@ -2,6 +2,9 @@
 //! the local Docker engine, unique names, and clean-up on drop.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod compose;
+pub mod prometheus;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -480,6 +483,7 @@ impl Service {
             dry_run: false,
             agent_nats_url: nats.url.clone(),
             max_agents: None,
+            compose: Default::default(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(jetpool::service::run(cfg, async {

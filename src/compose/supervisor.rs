@@ -1,0 +1,262 @@
+//! The dynamic set of compose pools. Scans (at start, after Docker events,
+//! and every few seconds) decide which labelled services are pools; each
+//! pool is a [`PoolRunner`] and a roller, started and stopped here.
+//!
+//! While compose itself acts on a service (`down`, `stop`, an `up` that
+//! recreates or rescales), its pool is paused: a stop or removal of one of
+//! the service's containers that jetpool did not make (an event it has no
+//! record of) pauses it, so jetpool never starts a replica that `down` would
+//! miss. The pool resumes once no outside act has been seen for a few
+//! seconds and a container of the service runs; it ends when the service's
+//! containers are gone.
+
+mod lifecycle;
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::models::EventMessage;
+use bollard::query_parameters::EventsOptions;
+use futures::{Stream, StreamExt};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::labels::PoolParams;
+use super::target::{Act, OwnActs};
+use super::{ComposeTemplate, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, ServiceKey};
+use crate::config::PoolSpec;
+use crate::docker::{DockerTarget, LABEL_POOL};
+use crate::http::Registry;
+use crate::pool::RunnerFactory;
+use crate::telemetry;
+use crate::virtual_target::VirtualTarget;
+
+/// Events arriving within this window cause one scan.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+/// Scan cadence while a pool is paused (to resume it promptly).
+const PAUSED_SCAN: Duration = Duration::from_secs(1);
+/// Scan cadence otherwise: a safety net under the events stream.
+const IDLE_SCAN: Duration = Duration::from_secs(10);
+/// A paused pool resumes after this long without outside acts.
+const QUIET: Duration = Duration::from_secs(3);
+/// Longest wait before reconnecting a broken events stream.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+type Events = Pin<Box<dyn Stream<Item = Result<EventMessage, bollard::errors::Error>> + Send>>;
+
+/// A compose pool's tasks while it runs.
+struct Running {
+    /// Tells the runner and the roller to stop.
+    stop: watch::Sender<bool>,
+    /// The runner and the roller.
+    tasks: JoinSet<()>,
+}
+
+/// One discovered pool: its settings, its live template, and its tasks
+/// unless paused.
+struct Entry {
+    /// Pool parameters from the labels.
+    params: PoolParams,
+    /// The template, kept while paused so the pool can come back.
+    template: ComposeTemplate,
+    /// `None` while paused.
+    running: Option<Running>,
+    /// The latest act by someone other than jetpool.
+    last_outside: Option<Instant>,
+}
+
+/// Everything the compose pools share.
+pub struct Supervisor {
+    /// The engine.
+    docker: Arc<DockerTarget>,
+    /// Builds the pools' loops, wired like every other pool.
+    factory: RunnerFactory,
+    /// Only this project's services, when set.
+    project: Option<String>,
+    /// Policy-file pools, for `jetpool.policy`.
+    policies: Vec<PoolSpec>,
+    /// Where pools are published for `/status` and `/healthz`.
+    registry: Registry,
+    /// In a dry run, the virtual containers; else `None`.
+    dry_run: Option<Arc<VirtualTarget>>,
+    /// jetpool's own recent acts, shared with every [`ComposeTarget`].
+    own: Arc<OwnActs>,
+    /// The pools, by service.
+    pools: BTreeMap<ServiceKey, Entry>,
+    /// The last problem logged per service, so each is logged and counted once.
+    problems: HashMap<ServiceKey, String>,
+    /// Tasks of stopped pools, finishing.
+    retiring: JoinSet<()>,
+}
+
+impl Supervisor {
+    /// A supervisor with no pools yet.
+    pub fn new(
+        docker: Arc<DockerTarget>,
+        factory: RunnerFactory,
+        project: Option<String>,
+        policies: Vec<PoolSpec>,
+        registry: Registry,
+        dry_run: Option<Arc<VirtualTarget>>,
+    ) -> Self {
+        Supervisor {
+            docker,
+            factory,
+            project,
+            policies,
+            registry,
+            dry_run,
+            own: Arc::new(OwnActs::default()),
+            pools: BTreeMap::new(),
+            problems: HashMap::new(),
+            retiring: JoinSet::new(),
+        }
+    }
+
+    /// Follows the services until `shutdown` resolves, then stops every
+    /// compose pool's loop (leaving the containers as they are).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        info!(
+            project = self.project.as_deref().unwrap_or("(all)"),
+            "discovering pools from compose labels"
+        );
+        let mut since = jiff::Timestamp::now().as_second();
+        let mut events: Option<Events> = Some(self.subscribe(since));
+        let mut reconnect: Option<Instant> = None;
+        let mut backoff = Duration::from_secs(1);
+        let mut due: Option<Instant> = None;
+        let mut last_scan = Instant::now();
+        let mut tick = tokio::time::interval(PAUSED_SCAN);
+        self.rescan().await;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                ev = next(&mut events) => match ev {
+                    Some(Ok(ev)) => {
+                        since = ev.time.unwrap_or(since);
+                        backoff = Duration::from_secs(1);
+                        self.on_event(&ev);
+                        due.get_or_insert(Instant::now() + DEBOUNCE);
+                    }
+                    other => {
+                        let why = match other {
+                            Some(Err(e)) => e.to_string(),
+                            _ => "the stream ended".into(),
+                        };
+                        warn!(error = %why, retry_in = ?backoff, "Docker events stream lost; reconnecting (scans continue)");
+                        telemetry::compose_error("events");
+                        events = None;
+                        reconnect = Some(Instant::now() + backoff);
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                },
+                _ = until(reconnect) => {
+                    reconnect = None;
+                    events = Some(self.subscribe(since));
+                    due = Some(Instant::now());
+                }
+                _ = until(due) => {
+                    due = None;
+                    self.rescan().await;
+                    last_scan = Instant::now();
+                }
+                _ = tick.tick() => {
+                    let paused = self.pools.values().any(|e| e.running.is_none());
+                    if paused || last_scan.elapsed() >= IDLE_SCAN {
+                        self.rescan().await;
+                        last_scan = Instant::now();
+                    }
+                }
+            }
+            while self.retiring.try_join_next().is_some() {}
+        }
+        let keys: Vec<ServiceKey> = self.pools.keys().cloned().collect();
+        for key in keys {
+            self.pause(&key);
+        }
+        while self.retiring.join_next().await.is_some() {}
+        info!("compose discovery stopped; agents left running");
+    }
+
+    /// The events of labelled compose containers, from `since` (Unix s).
+    fn subscribe(&self, since: i64) -> Events {
+        let project = match &self.project {
+            Some(p) => format!("{LABEL_PROJECT}={p}"),
+            None => LABEL_PROJECT.to_string(),
+        };
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "label".to_string(),
+                vec![
+                    LABEL_POOL.to_string(),
+                    project,
+                    format!("{LABEL_ONEOFF}=False"),
+                ],
+            ),
+        ]);
+        let opts = EventsOptions {
+            since: Some(since.to_string()),
+            until: None,
+            filters: Some(filters),
+        };
+        Box::pin(self.docker.client().events(Some(opts)))
+    }
+
+    /// Notes an event; pauses a pool when someone else stops or removes
+    /// one of its containers.
+    fn on_event(&mut self, ev: &EventMessage) {
+        let action = ev.action.as_deref().unwrap_or("");
+        let Some(actor) = &ev.actor else { return };
+        let attrs = actor.attributes.clone().unwrap_or_default();
+        let (Some(project), Some(service)) = (attrs.get(LABEL_PROJECT), attrs.get(LABEL_SERVICE))
+        else {
+            return;
+        };
+        let id = actor.id.as_deref().unwrap_or("");
+        let name = attrs.get("name").map(String::as_str).unwrap_or("");
+        let Some(act) = Act::of_event(action) else {
+            return;
+        };
+        if self.own.contains(act, id) || self.own.contains(act, name) {
+            return;
+        }
+        let key = ServiceKey {
+            project: project.clone(),
+            service: service.clone(),
+        };
+        if !self.pools.contains_key(&key) {
+            return;
+        }
+        if let Some(e) = self.pools.get_mut(&key) {
+            e.last_outside = Some(Instant::now());
+        }
+        let running = self.pools.get(&key).is_some_and(|e| e.running.is_some());
+        if running && act != Act::Start {
+            info!(service = %key, container = %name, action = %action,
+                  "a container of the service was stopped or removed from outside jetpool (docker-compose down/stop/up?); pausing its pool until compose is done");
+            self.pause(&key);
+        }
+    }
+}
+
+/// The next event, or never while the stream is down.
+async fn next(events: &mut Option<Events>) -> Option<Result<EventMessage, bollard::errors::Error>> {
+    match events {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves at `at`, or never when `None`.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,252 @@
+//! The life of each compose pool: scans decide which services are pools;
+//! a pool starts, follows its service's configuration, pauses while compose
+//! acts, resumes, and ends with its service.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::models::ContainerSummaryStateEnum;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use super::{Entry, QUIET, Running, Supervisor};
+use crate::compose::discover::{self, Service};
+use crate::compose::labels;
+use crate::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey, roll};
+use crate::config::PoolSpec;
+use crate::docker::timed;
+use crate::service::wait_for;
+use crate::telemetry;
+use crate::template::Template;
+
+impl Supervisor {
+    /// Brings the pools in line with the labelled services.
+    pub(super) async fn rescan(&mut self) {
+        let services = match discover::scan(&self.docker, self.project.as_deref()).await {
+            Ok(s) => s,
+            Err(e) => {
+                telemetry::compose_error("docker");
+                warn!(error = %e, "cannot list compose containers; pools unchanged");
+                return;
+            }
+        };
+        let seen: HashSet<ServiceKey> = services.iter().map(|s| s.key.clone()).collect();
+        for svc in services {
+            self.reconcile(svc).await;
+        }
+        let gone: Vec<ServiceKey> = self
+            .pools
+            .keys()
+            .filter(|k| !seen.contains(k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.pause(&key);
+            if let Some(e) = self.pools.remove(&key) {
+                info!(service = %key, pool = %e.params.name, "the service's containers are gone; pool removed");
+            }
+        }
+        self.problems.retain(|k, _| seen.contains(k));
+        let paused = self.pools.values().filter(|e| e.running.is_none()).count();
+        telemetry::compose_pools(self.pools.len() - paused, paused);
+    }
+
+    /// Starts, updates, resumes or stops the pool of one service.
+    async fn reconcile(&mut self, svc: Service) {
+        let key = svc.key.clone();
+        let params = match labels::resolve(&svc.labels(), &self.policies) {
+            Ok(p) => p,
+            Err(errors) => {
+                let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                self.problem(&key, "invalid_label", list.join("; "));
+                self.drop_pool(&key);
+                return;
+            }
+        };
+        if let Some((other, _)) = self
+            .pools
+            .iter()
+            .find(|(k, e)| **k != key && e.params.name == params.name)
+        {
+            let msg = format!(
+                "label jetpool.pool: pool name \"{}\" is already used by service {other}",
+                params.name
+            );
+            self.problem(&key, "name_conflict", msg);
+            self.drop_pool(&key);
+            return;
+        }
+        let hash = svc.config_hash().map(str::to_string);
+        let Some(entry) = self.pools.get(&key) else {
+            let Some(recipe) = self.recipe(&svc).await else {
+                return;
+            };
+            let template = ComposeTemplate::new(recipe, svc.highest_number());
+            self.problems.remove(&key);
+            self.pools.insert(
+                key.clone(),
+                Entry {
+                    params,
+                    template,
+                    running: None,
+                    last_outside: None,
+                },
+            );
+            self.resume(&key, &svc);
+            return;
+        };
+        entry.template.saw_number(svc.highest_number());
+        if hash.is_some() && hash != Some(entry.template.id()) {
+            let Some(recipe) = self.recipe(&svc).await else {
+                return;
+            };
+            info!(service = %key, from = %recipe.source, "the service's configuration changed; replicas roll to it");
+            if let Some(e) = self.pools.get(&key) {
+                e.template.update(recipe);
+            }
+        }
+        let Some(entry) = self.pools.get_mut(&key) else {
+            return;
+        };
+        let settings_changed = entry.params != params;
+        entry.params = params;
+        match entry.running.is_some() {
+            true if settings_changed => {
+                info!(service = %key, "the pool's labels changed; restarting its loop");
+                self.pause(&key);
+                self.resume(&key, &svc);
+            }
+            true => {}
+            false => {
+                let quiet = entry.last_outside.is_none_or(|t| t.elapsed() >= QUIET);
+                if quiet && svc.running() > 0 {
+                    self.resume(&key, &svc);
+                }
+            }
+        }
+    }
+
+    /// The recipe cloned from the service's source container.
+    async fn recipe(&mut self, svc: &Service) -> Option<Recipe> {
+        let id = svc.source()?.id.clone()?;
+        let inspect = timed("inspect", self.docker.client().inspect_container(&id, None)).await;
+        let result = match inspect {
+            Ok(c) => Recipe::from_inspect(&c).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot inspect container {id}: {e}")),
+        };
+        match result {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                self.problem(&svc.key, "template", msg);
+                None
+            }
+        }
+    }
+
+    /// Logs and counts a problem of a service once (until it changes).
+    fn problem(&mut self, key: &ServiceKey, reason: &'static str, msg: String) {
+        if self.problems.get(key) != Some(&msg) {
+            error!(service = %key, problem = %msg, "compose service not pooled");
+            telemetry::compose_error(reason);
+            self.problems.insert(key.clone(), msg);
+        }
+    }
+
+    /// Stops a pool and forgets it (its labels are no longer valid).
+    fn drop_pool(&mut self, key: &ServiceKey) {
+        self.pause(key);
+        self.pools.remove(key);
+    }
+
+    /// Stops a pool's tasks, keeping what it needs to come back.
+    pub(super) fn pause(&mut self, key: &ServiceKey) {
+        let Some(e) = self.pools.get_mut(key) else {
+            return;
+        };
+        let Some(mut running) = e.running.take() else {
+            return;
+        };
+        let _ = running.stop.send(true);
+        self.registry.remove(&e.params.name);
+        telemetry::pool_removed(&e.params.name);
+        self.retiring.spawn(async move {
+            // The loop stops at its next select; a roll step in flight is
+            // abandoned after a grace of a few seconds.
+            let drained = tokio::time::timeout(Duration::from_secs(5), async {
+                while running.tasks.join_next().await.is_some() {}
+            });
+            if drained.await.is_err() {
+                running.tasks.abort_all();
+            }
+        });
+    }
+
+    /// Starts the loop (and, unless dry, the roller) of a known pool.
+    fn resume(&mut self, key: &ServiceKey, svc: &Service) {
+        let Some(e) = self.pools.get_mut(key) else {
+            return;
+        };
+        let p = &e.params;
+        let spec = PoolSpec {
+            name: p.name.clone(),
+            stream: p.stream.clone(),
+            consumer: p.consumer.clone(),
+            policy: p.policy.clone(),
+            template: Template::Compose(e.template.clone()),
+            agents: p.agents.clone(),
+            source: PathBuf::from(format!("compose:{key}")),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let status = match &self.dry_run {
+            Some(virt) => {
+                if virt.running(&p.name) == 0 {
+                    for c in svc
+                        .containers
+                        .iter()
+                        .filter(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
+                    {
+                        let name = c
+                            .names
+                            .iter()
+                            .flatten()
+                            .next()
+                            .map(|n| n.trim_start_matches('/'));
+                        virt.adopt(&p.name, name.unwrap_or_default());
+                    }
+                }
+                let (runner, rx) = self.factory.runner(spec, virt.clone());
+                tasks.spawn(runner.run(wait_for(stop_rx)));
+                rx
+            }
+            None => {
+                let target = Arc::new(ComposeTarget::new(
+                    self.docker.clone(),
+                    key.clone(),
+                    &p.name,
+                    self.own.clone(),
+                ));
+                let (runner, rx) = self.factory.runner(spec, target.clone());
+                tasks.spawn(runner.run(wait_for(stop_rx.clone())));
+                tasks.spawn(roll::run(
+                    p.name.clone(),
+                    e.template.clone(),
+                    target,
+                    stop_rx,
+                ));
+                rx
+            }
+        };
+        info!(service = %key, pool = %p.name, stream = %p.stream, consumer = %p.consumer,
+              min = p.policy.min, max = p.policy.max, template = %e.template.recipe().source,
+              "compose pool running");
+        self.registry.insert(status);
+        telemetry::pool_started(&p.name);
+        telemetry::compose_started(Some(&p.name));
+        e.running = Some(Running { stop, tasks });
+        e.last_outside = None;
+    }
+}

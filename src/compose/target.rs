@@ -1,0 +1,219 @@
+//! The scale target of one compose service. Its containers are the pool's,
+//! whoever made them (compose or jetpool), as long as they carry the
+//! service's `jetpool.pool` label. Two rules differ from plain pools:
+//!
+//! - the service's last container is never removed: at zero it is stopped
+//!   and kept, so compose and a restarted jetpool still see the service
+//!   (`docker-compose ps` lists it as exited, `up` starts it again), and it
+//!   is hidden from the pool until a new replica runs, then removed;
+//! - every act is recorded in [`OwnActs`], so the discovery can tell
+//!   jetpool's own stops and starts from compose's.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::ListContainersOptions;
+use tracing::{info, warn};
+
+use super::{LABEL_CONFIG_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, ServiceKey};
+use crate::docker::{
+    AgentContainer, DockerTarget, LABEL_POOL, Phase, ScaleTarget, StartRequest, TargetEvent,
+    agent_from_summary, timed,
+};
+use crate::error::{Error, Result};
+use futures::stream::BoxStream;
+
+/// How long an act is remembered: longer than any event takes to arrive.
+const REMEMBER: Duration = Duration::from_secs(300);
+
+/// What jetpool did to a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Act {
+    /// Created and started it (events `create`, `start`).
+    Start,
+    /// Stopped it (events `kill`, `stop`).
+    Stop,
+    /// Removed it (event `destroy`).
+    Remove,
+}
+
+impl Act {
+    /// The act behind a Docker container event, if any.
+    pub fn of_event(action: &str) -> Option<Act> {
+        match action {
+            "create" | "start" => Some(Act::Start),
+            "kill" | "stop" => Some(Act::Stop),
+            "destroy" => Some(Act::Remove),
+            _ => None,
+        }
+    }
+}
+
+/// Containers (by id or name) jetpool itself recently started, stopped or
+/// removed, so an event can be told apart from compose's acts. A std
+/// mutex: held for a map operation, never across `.await`.
+#[derive(Debug, Default)]
+pub struct OwnActs {
+    /// (act, id or name) -> when it was recorded.
+    seen: Mutex<HashMap<(Act, String), Instant>>,
+}
+
+impl OwnActs {
+    /// Records `act` on `key` (a container id or name).
+    pub fn record(&self, act: Act, key: &str) {
+        if let Ok(mut m) = self.seen.lock() {
+            m.retain(|_, t| t.elapsed() < REMEMBER);
+            m.insert((act, key.to_string()), Instant::now());
+        }
+    }
+
+    /// True when jetpool did `act` to `key` lately.
+    pub fn contains(&self, act: Act, key: &str) -> bool {
+        self.seen.lock().is_ok_and(|m| {
+            m.get(&(act, key.to_string()))
+                .is_some_and(|t| t.elapsed() < REMEMBER)
+        })
+    }
+}
+
+/// One compose service as a [`ScaleTarget`].
+pub struct ComposeTarget {
+    /// The engine.
+    docker: Arc<DockerTarget>,
+    /// The service.
+    key: ServiceKey,
+    /// The pool's name, in the service's `jetpool.pool` label.
+    pool: String,
+    /// Acts shared with the discovery.
+    own: Arc<OwnActs>,
+    /// Ids of stopped containers kept as the service's definition. A std
+    /// mutex: never held across `.await`.
+    parked: Mutex<HashSet<String>>,
+    /// Serialises removals, so that of concurrent scale-ins exactly one
+    /// container is kept.
+    removals: tokio::sync::Mutex<()>,
+}
+
+impl ComposeTarget {
+    /// The target of service `key`, whose containers are labelled
+    /// `jetpool.pool=<pool>`.
+    pub fn new(docker: Arc<DockerTarget>, key: ServiceKey, pool: &str, own: Arc<OwnActs>) -> Self {
+        ComposeTarget {
+            docker,
+            key,
+            pool: pool.to_string(),
+            own,
+            parked: Mutex::new(HashSet::new()),
+            removals: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Every container of the service, parked ones included; the template
+    /// id is the config hash.
+    async fn containers(&self) -> Result<Vec<AgentContainer>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_PROJECT}={}", self.key.project),
+                format!("{LABEL_SERVICE}={}", self.key.service),
+                format!("{LABEL_ONEOFF}=False"),
+                format!("{LABEL_POOL}={}", self.pool),
+            ],
+        )]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = timed("list", self.docker.client().list_containers(Some(opts)))
+            .await
+            .map_err(|source| Error::Docker { op: "list", source })?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| agent_from_summary(c, LABEL_CONFIG_HASH))
+            .collect())
+    }
+
+    fn parked(&self) -> HashSet<String> {
+        self.parked.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+impl ScaleTarget for ComposeTarget {
+    async fn list(&self, _pool: &str) -> Result<Vec<AgentContainer>> {
+        // One target per pool: the pool is the one it was made for.
+        let all = self.containers().await?;
+        // Nothing running: what is left is the definition kept at zero (or
+        // agents that all failed, which the pool replaces just the same).
+        if let Ok(mut p) = self.parked.lock() {
+            if all.iter().all(|c| c.phase == Phase::Exited) {
+                p.extend(all.iter().map(|c| c.id.clone()));
+            }
+            // A kept container that runs again (`docker-compose up` starts
+            // it) is an agent like any other.
+            p.retain(|id| all.iter().any(|c| c.id == *id && c.phase == Phase::Exited));
+        }
+        let parked = self.parked();
+        Ok(all
+            .into_iter()
+            .filter(|c| !parked.contains(&c.id))
+            .collect())
+    }
+
+    async fn start(&self, req: StartRequest) -> Result<String> {
+        self.own.record(Act::Start, &req.name);
+        let id = self.docker.start(req).await?;
+        self.own.record(Act::Start, &id);
+        // A replica runs again: the kept definition has served its purpose.
+        let _guard = self.removals.lock().await;
+        let parked: Vec<String> = self
+            .parked
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default();
+        for old in parked {
+            self.own.record(Act::Remove, &old);
+            if let Err(e) = self.docker.remove(&old).await {
+                warn!(service = %self.key, error = %e, "cannot remove the kept container");
+            }
+        }
+        Ok(id)
+    }
+
+    async fn stop(&self, id: &str, timeout: Duration) -> Result<()> {
+        self.own.record(Act::Stop, id);
+        // The request waits out the grace period, which compose lets the
+        // user set freely: give it a client that waits long enough.
+        self.docker
+            .with_timeout(timeout + Duration::from_secs(60))
+            .stop(id, timeout)
+            .await
+    }
+
+    fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent> {
+        // Compose's own container and jetpool's replicas all carry the
+        // service's `jetpool.pool` label, so the plain filter covers both.
+        self.docker.events(pool)
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        let _guard = self.removals.lock().await;
+        let others = self
+            .containers()
+            .await?
+            .into_iter()
+            .filter(|c| c.id != id && c.phase != Phase::Removing)
+            .count();
+        if others == 0 {
+            info!(service = %self.key, container = %id,
+                  "keeping the service's last container, stopped, so compose and jetpool can bring it back");
+            if let Ok(mut p) = self.parked.lock() {
+                p.insert(id.to_string());
+            }
+            return Ok(());
+        }
+        self.own.record(Act::Remove, id);
+        self.docker.remove(id).await
+    }
+}

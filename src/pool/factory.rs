@@ -1,0 +1,83 @@
+//! Building pool loops: what every pool shares (the NATS connection, the
+//! agent-protocol edge, the budget, the dry-run flag) in one place, so the
+//! policy-file pools and the compose pools are wired exactly alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
+use crate::budget::BudgetClient;
+use crate::config::PoolSpec;
+use crate::docker::ScaleTarget;
+use crate::observe::{JetStreamSource, NatsControl};
+
+/// The shared parts of every pool loop of one service.
+#[derive(Clone)]
+pub struct RunnerFactory {
+    /// The service's NATS connection.
+    client: async_nats::Client,
+    /// Control requests to agents, over that connection.
+    agents: Arc<NatsControl>,
+    /// The global agent budget, when set.
+    budget: Option<BudgetClient>,
+    /// Whether targets are virtual (`--dry-run`).
+    dry_run: bool,
+    /// `NATS_URL` for agents whose template names none.
+    agent_nats_url: String,
+}
+
+/// A pool loop reading its consumer through JetStream and reaching its
+/// agents over NATS.
+pub type Runner<T> = PoolRunner<JetStreamSource, T, NatsControl>;
+
+impl RunnerFactory {
+    /// The shared parts for a service connected with `client`.
+    pub fn new(
+        client: async_nats::Client,
+        budget: Option<BudgetClient>,
+        dry_run: bool,
+        agent_nats_url: String,
+    ) -> Self {
+        RunnerFactory {
+            agents: Arc::new(NatsControl::new(client.clone(), CONTROL_TIMEOUT)),
+            client,
+            budget,
+            dry_run,
+            agent_nats_url,
+        }
+    }
+
+    /// A loop for `spec` acting on `target`, with the receiver of its
+    /// status snapshots.
+    pub fn runner<T: ScaleTarget>(
+        &self,
+        spec: PoolSpec,
+        target: Arc<T>,
+    ) -> (Runner<T>, watch::Receiver<PoolStatus>) {
+        // A read must finish well inside the staleness bound, or a slow
+        // server would hold up the loop longer than the data is trusted.
+        let timeout = spec.policy.scaling.stale_after.min(Duration::from_secs(5));
+        let source =
+            JetStreamSource::new(self.client.clone(), &spec.stream, &spec.consumer, timeout);
+        let io = PoolIo {
+            source,
+            target,
+            agents: self.agents.clone(),
+        };
+        let (mut runner, rx) = PoolRunner::new(spec, io, self.agent_nats_url.clone());
+        runner = runner.dry_run(self.dry_run);
+        if let Some(b) = &self.budget {
+            runner = runner.with_budget(b.clone());
+        }
+        (runner, rx)
+    }
+
+    /// Withdraws a removed pool's claim on the budget.
+    pub fn forget(&self, pool: &str) {
+        if let Some(b) = &self.budget {
+            b.forget(pool);
+        }
+    }
+}
