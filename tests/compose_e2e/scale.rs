@@ -28,6 +28,7 @@ image = "unused"
 [pool.scaling]
 target_drain_time = "10s"
 scale_down_delay = "3s"
+scale_to_zero_after = "3s"
 "#;
 
 fn compose_file(pool: &str, nats_url: &str) -> String {
