@@ -1,4 +1,4 @@
-//! Soak: 20,000 tasks of mixed length through a pool shaped by waves of
+//! Soak: 20,000 tasks of mixed length through a pool shaped by 10 waves of
 //! load, so the pool scales in again and again while agents hold work.
 //! With drain, every task is delivered and acknowledged exactly once; the
 //! same run with drain disabled (plain `docker stop`, a 1 s stop timeout)
@@ -45,9 +45,11 @@ async fn run(drain: bool) -> Outcome {
     let t0 = Instant::now();
     let per_wave = TASKS / WAVES;
     for w in 0..WAVES {
-        publish_mixed(&nats, stream, w * per_wave, per_wave, 2500).await;
-        // Let the wave's backlog go, then give the pool the time to shrink
-        // while the long tasks are still held.
+        // 1% of 4 s tasks: when a wave's backlog is gone, most agents still
+        // hold one, so each scale-in drains agents that hold work.
+        publish_mixed(&nats, stream, w * per_wave, per_wave, 100, 4000).await;
+        // Let the wave's backlog go, then let its long tasks finish: the
+        // pool shrinks meanwhile, draining agents that still hold them.
         eventually(
             Duration::from_secs(60),
             "the wave's backlog delivered",
@@ -63,13 +65,15 @@ async fn run(drain: bool) -> Outcome {
             &["direction=\"down\""],
         );
         eventually(
-            Duration::from_secs(20),
-            "a scale-in after the wave",
+            Duration::from_secs(30),
+            "the wave worked off, with a scale-in meanwhile",
             || async {
+                let i = consumer_info(&nats, stream, "work").await;
                 let m = svc.metrics().await;
-                (counter_sum(&m, "jetpool_scale_events_total", &["direction=\"down\""])
-                    > scale_ins_before)
-                    .then_some(())
+                let scaled_in =
+                    counter_sum(&m, "jetpool_scale_events_total", &["direction=\"down\""])
+                        > scale_ins_before;
+                (i.num_ack_pending == 0 && scaled_in).then_some(())
             },
         )
         .await;

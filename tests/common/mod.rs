@@ -423,15 +423,22 @@ pub fn metric_value(body: &str, metric: &str, pool: &str) -> Option<f64> {
         .next()
 }
 
-/// Publishes `count` tasks of mixed length, deterministic by index: 2% of
-/// `long_ms`, 18% of 50 ms, the rest 5 ms.
-pub async fn publish_mixed(nats: &Nats, stream: &str, first_id: u64, count: u64, long_ms: u64) {
+/// Publishes `count` tasks of mixed length, deterministic by index: one in
+/// `long_every` of `long_ms`, the next four of 50 ms, the rest 5 ms.
+pub async fn publish_mixed(
+    nats: &Nats,
+    stream: &str,
+    first_id: u64,
+    count: u64,
+    long_every: u64,
+    long_ms: u64,
+) {
     let js = jetstream::new(nats.client().await);
     let mut acks = std::collections::VecDeque::new();
     for i in first_id..first_id + count {
-        let work_ms = match i % 50 {
+        let work_ms = match i % long_every {
             0 => long_ms,
-            1..=9 => 50,
+            1..=4 => 50,
             _ => 5,
         };
         let payload = format!("{{\"id\":{i},\"work_ms\":{work_ms}}}");
