@@ -1,6 +1,8 @@
 //! Cloning a real docker-compose 1.29 container (its `docker inspect`,
-//! captured from Docker Engine 20.10, in `testdata/`).
+//! captured from Docker Engine 20.10, in `testdata/`). Compiled only for
+//! tests (`template.rs` includes it under `#[cfg(test)]`), so it unwraps.
 
+#[cfg(test)]
 use super::*;
 
 fn inspect() -> ContainerInspectResponse {
