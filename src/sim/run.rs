@@ -133,7 +133,7 @@ pub fn run_all(
                     let (row, extra) = report::row(name, &trace.name, slo, bound, out);
                     let panel = Panel {
                         title: format!(
-                            "{name}: SLO met {:.2}%, p99 wait {:.1}s, cost x{:.2}",
+                            "{name}: SLO met {:.2}%, p99 wait {:.1}s, cost x{:.4}",
                             row.slo_attainment * 100.0,
                             row.p99_wait_s,
                             row.cost_ratio
