@@ -123,6 +123,14 @@ const BROKEN: &[Broken] = &[
         allowed: "tolerance must be in [0, 1)",
     },
     Broken {
+        case: "target wait too short",
+        from: "cooldown = \"0s\"",
+        to: "target_wait = \"10ms\"",
+        line_with: "target_wait",
+        key: "pool[0].scaling.target_wait",
+        allowed: "target_wait must be from 100ms to 1h",
+    },
+    Broken {
         case: "rate limit with pods and percent",
         from: "cooldown = \"0s\"",
         to: "scale_up_limits = [{ pods = 4, percent = 100, period = \"15s\" }]",

@@ -1,4 +1,5 @@
-//! Property tests of `decide` over random policies and random observation
+//! Property tests of `decide` over random policies (either sizing model:
+//! drain to empty, or a standing queue with `target_wait`) and random observation
 //! sequences (backlog jumps, arrivals, in-flight work, stale snapshots,
 //! failures, budgets, crashed agents), with what runs following each
 //! decision as the service would make it:
@@ -92,11 +93,15 @@ fn any_policy() -> impl Strategy<Value = Policy> {
             secs(&[0, 5]),
             secs(&[0, 5, 15]),
         ),
-        (0u64..4, prop::option::of(0u32..30)),
+        (
+            0u64..4,
+            prop::option::of(0u32..30),
+            prop::option::of(secs(&[1, 15, 60])),
+        ),
         (rate_limits(), select(), rate_limits(), select()),
     )
         .prop_map(
-            |((min, span, tol), (up, down, cool, zero), (act, fixed), (ul, us, dl, ds))| {
+            |((min, span, tol), (up, down, cool, zero), (act, fixed, wait), (ul, us, dl, ds))| {
                 let mut p = Policy {
                     min,
                     max: min + span,
@@ -109,6 +114,7 @@ fn any_policy() -> impl Strategy<Value = Policy> {
                 s.cooldown = cool;
                 s.scale_to_zero_after = zero;
                 s.activation_backlog = act;
+                s.target_wait = wait;
                 if let Some(n) = fixed {
                     s.stale_fallback = StaleFallback::Fixed;
                     s.stale_replicas = Some(n.clamp(min, min + span));

@@ -227,3 +227,55 @@ fn errors_name_their_cause() {
         }
     }
 }
+
+#[test]
+fn jetpool_default_runs_beside_the_policy_and_is_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("slo.toml");
+    std::fs::write(
+        &policy,
+        "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"C\"\nmax = 10000\n\
+         [pool.container]\nimage = \"agent\"\n\
+         [pool.scaling]\ntarget_wait = \"15s\"\nscale_down_delay = \"15s\"\n",
+    )
+    .unwrap();
+    let headline = dir.path().join("headline.md");
+    let twitter = data("twitter-2021-08-day1-noon-600s.txt");
+    let args = [
+        "--trace",
+        &twitter,
+        "--policy",
+        policy.to_str().unwrap(),
+        "--compare",
+        "keda,jetpool-default",
+        "--headline",
+        headline.to_str().unwrap(),
+        "--json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&simulate(&args))).unwrap();
+    let rows = v.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["policy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["jetpool", "jetpool-default", "keda"]);
+    // The standing queue costs less agent time and more wait than the
+    // defaults, which drain every backlog.
+    let (jp, def) = (&rows[0], &rows[1]);
+    assert!(
+        jp["agent_seconds"].as_f64() < def["agent_seconds"].as_f64(),
+        "{v}"
+    );
+    assert!(
+        jp["p50_wait_s"].as_f64() > def["p50_wait_s"].as_f64(),
+        "{v}"
+    );
+    // A second run appends one row under the one header; jetpool-default
+    // is never the cheapest peer, and its figures have their own column.
+    ok_stdout(&simulate(&args));
+    let text = std::fs::read_to_string(&headline).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("| trace |"), "{text}");
+    assert_eq!(lines[2], lines[3], "{text}");
+    assert!(!lines[2].contains("| jetpool-default ("), "{text}");
+    let def_cell = format!("{:.4} |", def["cost_ratio"].as_f64().unwrap());
+    assert!(lines[2].ends_with(&def_cell), "{text}");
+}

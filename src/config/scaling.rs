@@ -20,6 +20,11 @@ pub struct Scaling {
         deserialize_with = "duration::required"
     )]
     pub target_drain_time: Duration,
+    /// A queue-wait objective W: instead of draining every backlog, keep
+    /// one of about `λ·W` tasks, so agents never wait for work while tasks
+    /// wait at most about W. Unset (the default): drain to an empty queue.
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub target_wait: Option<Duration>,
     /// Target utilisation ρ of each agent, in (0, 1]: headroom against
     /// bursts between observations.
     #[serde(default = "d_target_utilization")]
@@ -140,6 +145,7 @@ impl Default for Scaling {
     fn default() -> Self {
         Scaling {
             target_drain_time: d_target_drain_time(),
+            target_wait: None,
             target_utilization: d_target_utilization(),
             concurrency: d_concurrency(),
             service_time: None,
@@ -177,6 +183,12 @@ impl Scaling {
             self.target_drain_time >= Duration::from_millis(100),
             "target_drain_time",
             "target_drain_time must be at least 100ms".into(),
+        );
+        check(
+            self.target_wait
+                .is_none_or(|w| w >= Duration::from_millis(100) && w <= MAX_WINDOW),
+            "target_wait",
+            "target_wait must be from 100ms to 1h".into(),
         );
         check(
             self.target_utilization > 0.0 && self.target_utilization <= 1.0,

@@ -171,6 +171,12 @@ impl Trail {
         self.limit = limit;
     }
 
+    /// Records a note without changing the count: a rule that let the
+    /// count through where it would otherwise have held it.
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
     /// The notes, joined for the reason line.
     pub fn notes(&self) -> String {
         self.notes

@@ -6,7 +6,9 @@
 //! live loop and the simulator run exactly the same code, and the same inputs
 //! always give the same decisions.
 //!
-//! - `sizing`: the model, `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`.
+//! - `sizing`: the model, `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`, or with
+//!   `target_wait` W a standing queue of about `λ·W` served at full
+//!   utilisation.
 //! - [`estimate`] and `arrivals`: λ (two time scales, a trend) and μ,
 //!   learned online.
 //! - `guardrails`, `stabilize`, `rate`: the rules around the model, in the
@@ -119,7 +121,9 @@ impl PoolState {
 /// (so a later rule wins over an earlier one):
 ///
 /// 1. **model** (`sizing`): `ceil(max(λ/(μ·ρ), (λ + B/T)/μ))`, at least
-///    the agents holding in-flight work.
+///    the agents holding in-flight work; with `target_wait` W,
+///    `ceil((λ + dz(B − λ·W)/T')/μ)`, a standing queue whose busy agents
+///    are not held (they drain when removed).
 /// 2. **tolerance**: keep the previous count while the need is within
 ///    `tolerance` of it.
 /// 3. **feed cap**: no more agents than `max_ack_pending` can feed.
@@ -127,7 +131,8 @@ impl PoolState {
 ///    a running pool reaches zero only after `scale_to_zero_after` idle,
 ///    and then skips step 5 (an idle pool's old needs are void).
 /// 5. **stabilisation windows**: `scale_up_delay` (lowest recommendation
-///    in it), `scale_down_delay` (highest in it).
+///    in it), `scale_down_delay` (highest in it); with `target_wait` and an
+///    empty queue, the down window holds no idle agent.
 /// 6. **rate limits**: `scale_up_limits` / `scale_down_limits` from the
 ///    count at each period's start.
 /// 7. **cooldown**: no change within `cooldown` of the last one.
@@ -183,7 +188,10 @@ pub fn decide(
             let gate = guardrails::zero_gate(&mut t, s, &z, previous, idle_for);
             state.windows.record(now, t.value, s);
             match gate {
-                Gate::Open => state.windows.stabilize(&mut t, s, now, previous),
+                Gate::Open => {
+                    let release = (z.queue_target.is_some() && z.backlog == 0).then_some(z.busy);
+                    state.windows.stabilize(&mut t, s, now, previous, release)
+                }
                 Gate::ToZero => state.windows.clear(),
             }
             (t, z.recommended, z.describe(&est))

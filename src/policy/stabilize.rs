@@ -69,8 +69,19 @@ impl Windows {
     }
 
     /// Moves the count from `previous` towards the recommendation (already
-    /// recorded) only as far as both windows allow.
-    pub fn stabilize(&self, t: &mut Trail, s: &Scaling, now: Timestamp, previous: u32) {
+    /// recorded) only as far as both windows allow. `release`, when set,
+    /// is the most agents the down window may hold: with a standing queue
+    /// that ran empty, only the busy ones (an idle agent then costs
+    /// agent time and buys nothing, while the window exists to spare
+    /// restarts of agents that had work).
+    pub fn stabilize(
+        &self,
+        t: &mut Trail,
+        s: &Scaling,
+        now: Timestamp,
+        previous: u32,
+        release: Option<u32>,
+    ) {
         let want = t.value;
         if want > previous {
             let low = self
@@ -84,10 +95,17 @@ impl Windows {
                 )
             });
         } else if want < previous {
-            let high = self
+            let held = self
                 .extreme(now, s.scale_down_delay, true)
                 .unwrap_or(want)
                 .min(previous);
+            let high = release.map_or(held, |r| held.min(r.max(want)));
+            if high < held {
+                t.note(format!(
+                    "queue empty: {} idle agents released past scale_down_delay",
+                    held - high
+                ));
+            }
             t.bound(high, Limit::ScaleDownDelay, |n| {
                 format!(
                     "held at {n} until the lower need lasts {} (scale_down_delay)",
@@ -113,7 +131,7 @@ mod tests {
         }
         let (now, last) = recs[recs.len() - 1];
         let mut t = Trail::new(last);
-        w.stabilize(&mut t, s, ts(now), previous);
+        w.stabilize(&mut t, s, ts(now), previous, None);
         (t.value, t.limit)
     }
 
@@ -152,5 +170,28 @@ mod tests {
         for (recs, prev, want) in cases {
             assert_eq!(run(&s, recs, *prev), *want, "{recs:?} from {prev}");
         }
+    }
+
+    #[test]
+    fn release_caps_what_the_down_window_holds() {
+        let s = Scaling {
+            scale_down_delay: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let mut w = Windows::default();
+        w.record(ts(0), 20, &s);
+        w.record(ts(1), 4, &s);
+        let down = |release: Option<u32>| {
+            let mut t = Trail::new(4);
+            w.stabilize(&mut t, &s, ts(1), 20, release);
+            (t.value, t.limit)
+        };
+        // The window alone holds 20; a release of 12 busy agents lets the
+        // 8 idle ones go at once; never below the recommendation.
+        assert_eq!(down(None), (20, Limit::ScaleDownDelay));
+        assert_eq!(down(Some(12)), (12, Limit::ScaleDownDelay));
+        assert_eq!(down(Some(2)), (4, Limit::None));
+        // A release never raises the count.
+        assert_eq!(down(Some(30)), (20, Limit::ScaleDownDelay));
     }
 }

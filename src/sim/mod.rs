@@ -118,6 +118,8 @@ pub struct Options {
     /// hpa-tuned, knative, knative-tuned, ray, ray-tuned, nomad,
     /// nomad-tuned, bound); a bare name such as `keda` brings only that
     /// variant; `all` is every one; `none` runs jetpool alone.
+    /// `jetpool-default` adds jetpool with its built-in defaults beside
+    /// the `--policy` row (it is not a peer: the verdict ignores it).
     #[arg(long, default_value = "all")]
     pub compare: String,
     /// The SLO on queue wait (arrival to delivery to an agent).
@@ -150,7 +152,9 @@ pub struct Options {
     #[arg(long)]
     pub markdown: Option<PathBuf>,
     /// Append one Markdown row (trace, jetpool's figures, the cheapest peer
-    /// meeting 99%, the verdict) to this file: the benchmark's headline.
+    /// meeting 99%, the verdict, jetpool-default's figures if run) to this
+    /// file, after the table's header if the file is new or empty: the
+    /// benchmark's headline.
     #[arg(long)]
     pub headline: Option<PathBuf>,
     /// Worker threads (default: the available cores).

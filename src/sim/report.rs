@@ -128,6 +128,16 @@ pub fn bound_row(trace: &str, tasks: u64, slo: f64, bound: f64) -> Row {
 /// The SLO attainment that counts as meeting the SLO.
 pub const BAR: f64 = 0.99;
 
+/// The name of jetpool's row with its built-in defaults, shown beside the
+/// row with `--policy` (`--compare ...,jetpool-default`).
+pub const JETPOOL_DEFAULT: &str = "jetpool-default";
+
+/// Whether a row is one of the peers jetpool is judged against: not
+/// jetpool's own rows, not the bound.
+pub fn is_peer(policy: &str) -> bool {
+    policy != "bound" && policy != "jetpool" && policy != JETPOOL_DEFAULT
+}
+
 /// The acceptance verdict for jetpool on one trace, in one sentence.
 pub fn verdict(rows: &[(Row, Extra)]) -> Option<String> {
     let jp = rows.iter().find(|r| r.0.policy == "jetpool")?.0.clone();
@@ -135,7 +145,7 @@ pub fn verdict(rows: &[(Row, Extra)]) -> Option<String> {
     let cheaper: Vec<&Row> = rows
         .iter()
         .map(|r| &r.0)
-        .filter(|r| r.policy != "jetpool" && r.policy != "bound")
+        .filter(|r| is_peer(&r.policy))
         .filter(|r| r.slo_attainment >= BAR && r.agent_seconds <= jp.agent_seconds)
         .collect();
     let mut s = format!(
@@ -174,16 +184,24 @@ pub fn verdict(rows: &[(Row, Extra)]) -> Option<String> {
 }
 
 /// The header of the headline table [`headline_row`] writes rows of.
-pub const HEADLINE_HEAD: &str = "| trace | tasks | bound agent-h | jetpool SLO met | jetpool p99 wait s | jetpool cost x | cheapest peer meeting 99% (cost x) | verdict |\n|---|---|---|---|---|---|---|---|\n";
+pub const HEADLINE_HEAD: &str = "| trace | tasks | bound agent-h | jetpool SLO met | jetpool p99 wait s | jetpool cost x | cheapest peer meeting 99% (cost x) | verdict | jetpool defaults: SLO met, cost x |\n|---|---|---|---|---|---|---|---|---|\n";
 
-/// One headline row: jetpool against the cheapest peer meeting the bar.
+/// One headline row: jetpool against the cheapest peer meeting the bar,
+/// and jetpool with its built-in defaults if that row was run. Costs have
+/// four decimals: near the bound, the policies differ in the third.
 pub fn headline_row(rows: &[(Row, Extra)]) -> Option<String> {
     let jp = &rows.iter().find(|r| r.0.policy == "jetpool")?.0;
     let best = rows
         .iter()
         .map(|r| &r.0)
-        .filter(|r| r.policy != "jetpool" && r.policy != "bound" && r.slo_attainment >= BAR)
+        .filter(|r| is_peer(&r.policy) && r.slo_attainment >= BAR)
         .min_by(|a, b| a.agent_seconds.total_cmp(&b.agent_seconds));
+    let defaults = rows
+        .iter()
+        .find(|r| r.0.policy == JETPOOL_DEFAULT)
+        .map_or("-".to_string(), |r| {
+            format!("{:.2}%, {:.4}", r.0.slo_attainment * 100.0, r.0.cost_ratio)
+        });
     let pass = jp.slo_attainment >= BAR && best.is_none_or(|b| jp.agent_seconds < b.agent_seconds);
     let why = if jp.slo_attainment < BAR {
         "FAIL: misses the SLO bar".to_string()
@@ -193,7 +211,7 @@ pub fn headline_row(rows: &[(Row, Extra)]) -> Option<String> {
         "FAIL: a peer meeting the SLO spends less".to_string()
     };
     Some(format!(
-        "| {} | {} | {:.1} | {:.2}% | {} | {:.2} | {} | {} |\n",
+        "| {} | {} | {:.1} | {:.2}% | {} | {:.4} | {} | {} | {defaults} |\n",
         jp.trace,
         jp.tasks,
         jp.bound_agent_seconds / 3600.0,
@@ -201,7 +219,7 @@ pub fn headline_row(rows: &[(Row, Extra)]) -> Option<String> {
         secs(jp.p99_wait_s),
         jp.cost_ratio,
         best.map_or("none".to_string(), |b| format!(
-            "{} ({:.2})",
+            "{} ({:.4})",
             b.policy, b.cost_ratio
         )),
         why
@@ -242,7 +260,7 @@ fn cells(r: &Row, e: &Extra) -> [String; 13] {
         secs(r.p99_wait_s),
         secs(r.max_wait_s),
         format!("{:.1}", r.agent_seconds / 3600.0),
-        format!("{:.2}", r.cost_ratio),
+        format!("{:.4}", r.cost_ratio),
         r.starts.to_string(),
         r.stops.to_string(),
         e.direction_changes.to_string(),
@@ -341,8 +359,12 @@ mod tests {
             mk("jetpool", 0.995, 100.0),
             mk("keda", 0.9, 50.0),
             mk("hpa", 0.999, 120.0),
+            // jetpool's own defaults are shown, not judged against.
+            mk(JETPOOL_DEFAULT, 1.0, 60.0),
         ];
         assert!(verdict(&rows).unwrap().ends_with("PASS"));
+        let head = headline_row(&rows).unwrap();
+        assert!(head.contains("| PASS | 100.00%, 1.0000 |"), "{head}");
         let rows = vec![mk("jetpool", 0.995, 100.0), mk("keda", 0.991, 80.0)];
         let v = verdict(&rows).unwrap();
         assert!(

@@ -11,13 +11,24 @@ use super::engine::{self, World};
 use super::jetpool::Jetpool;
 use super::peers::{self, PEERS, PeerCtx};
 use super::plot::{self, Figure, Panel};
-use super::report::{self, Extra, Row};
+use super::report::{self, Extra, JETPOOL_DEFAULT, Row};
 use super::trace::Trace;
 use super::{Error, SimulateArgs};
 use crate::policy::Policy;
 
 /// The largest pool jetpool and the peers may use when no policy file says.
 pub const DEFAULT_MAX: u32 = 10_000;
+
+/// jetpool's built-in defaults, as the simulator runs them without
+/// `--policy` (and as the `jetpool-default` row runs them beside it).
+pub fn default_policy(concurrency: u32) -> Policy {
+    let mut policy = Policy {
+        max: DEFAULT_MAX,
+        ..Policy::default()
+    };
+    policy.scaling.concurrency = concurrency;
+    policy
+}
 
 /// jetpool's policy and a note on where it came from.
 pub fn jetpool_policy(args: &SimulateArgs) -> Result<(Policy, String), Error> {
@@ -30,40 +41,46 @@ pub fn jetpool_policy(args: &SimulateArgs) -> Result<(Policy, String), Error> {
             let note = format!("jetpool: policy of pool {} from {}", spec.name, p.display());
             Ok((spec.policy, note))
         }
-        None => {
-            let mut policy = Policy {
-                max: DEFAULT_MAX,
-                ..Policy::default()
-            };
-            policy.scaling.concurrency = args.concurrency;
-            Ok((
-                policy,
-                format!("jetpool: built-in policy defaults with max {DEFAULT_MAX} (no --policy)"),
-            ))
-        }
+        None => Ok((
+            default_policy(args.concurrency),
+            format!("jetpool: built-in policy defaults with max {DEFAULT_MAX} (no --policy)"),
+        )),
     }
 }
 
-/// The policy names `--compare` selects, jetpool first.
+/// The policy names `--compare` selects, jetpool first (then
+/// `jetpool-default` if asked for), the peers in the order given; `all`
+/// stands for every peer.
 pub fn names(compare: &str) -> Result<Vec<String>, Error> {
     let mut out = vec!["jetpool".to_string()];
     let c = compare.trim();
-    if c == "all" {
-        out.extend(PEERS.iter().map(|s| s.to_string()));
-        return Ok(out);
-    }
     if c == "none" || c.is_empty() {
         return Ok(out);
     }
-    for n in c.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if !PEERS.contains(&n) {
-            return Err(Error::Usage(format!(
-                "unknown policy \"{n}\" in --compare; known: {}",
-                PEERS.join(", ")
-            )));
-        }
+    let mut add = |n: &str| {
         if !out.iter().any(|o| o == n) {
             out.push(n.to_string());
+        }
+    };
+    let tokens: Vec<&str> = c
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if tokens.contains(&JETPOOL_DEFAULT) {
+        add(JETPOOL_DEFAULT);
+    }
+    for n in tokens {
+        match n {
+            "all" => PEERS.iter().for_each(|p| add(p)),
+            JETPOOL_DEFAULT => {}
+            _ if PEERS.contains(&n) => add(n),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "unknown policy \"{n}\" in --compare; known: all, {JETPOOL_DEFAULT}, {}",
+                    PEERS.join(", ")
+                )));
+            }
         }
     }
     Ok(out)
@@ -103,6 +120,8 @@ pub fn run_all(
                     let Some(&(i, name)) = jobs.get(j) else { break };
                     let mut ctl: Box<dyn Controller> = if name == "jetpool" {
                         Box::new(Jetpool::new(policy.clone()))
+                    } else if name == JETPOOL_DEFAULT {
+                        Box::new(Jetpool::new(default_policy(ctx.concurrency)))
                     } else {
                         match peers::build(name, ctx) {
                             Some(c) => c,
@@ -114,7 +133,7 @@ pub fn run_all(
                     let (row, extra) = report::row(name, &trace.name, slo, bound, out);
                     let panel = Panel {
                         title: format!(
-                            "{name}: SLO met {:.2}%, p99 wait {:.1}s, cost x{:.2}",
+                            "{name}: SLO met {:.2}%, p99 wait {:.1}s, cost x{:.4}",
                             row.slo_attainment * 100.0,
                             row.p99_wait_s,
                             row.cost_ratio
@@ -253,11 +272,18 @@ pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
         && let Some(line) = report::headline_row(&pairs)
     {
         use std::io::Write as _;
+        // A new (or empty) file starts with the table's header.
+        let fresh = std::fs::metadata(h).map_or(true, |m| m.len() == 0);
+        let text = if fresh {
+            format!("{}{line}", report::HEADLINE_HEAD)
+        } else {
+            line
+        };
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(h)
-            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
             .map_err(|e| Error::Io {
                 context: format!("cannot append to {}", h.display()),
                 source: e,

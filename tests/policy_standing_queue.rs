@@ -1,0 +1,146 @@
+//! `target_wait`: the standing-queue model through `decide`, with the
+//! guardrails around it. The pool takes 10 tasks/s at an assumed 1 s each
+//! (the fixtures' hint) with W = 15 s, so the queue it keeps is 150 tasks,
+//! left alone within ±50; T is the fixtures' 30 s.
+
+mod policy_common;
+
+use std::time::Duration;
+
+use jetpool::policy::{Limit, Policy};
+use policy_common::{Driver, Tick, policy};
+
+fn standing(f: impl FnOnce(&mut Policy)) -> Policy {
+    policy(|p| {
+        p.max = 50;
+        p.scaling.target_wait = Some(Duration::from_secs(15));
+        f(p);
+    })
+}
+
+/// The last of 60 steady ticks: `pending` queued throughout, 10 tasks in
+/// and 10 out each second, 10 in flight.
+fn steady(p: Policy, current: u32, pending: u64) -> jetpool::policy::Decision {
+    let mut d = Driver::new(p, current);
+    let out = d.run(
+        &(0..60)
+            .map(|i| Tick(f64::from(i), pending, 10, 10))
+            .collect::<Vec<_>>(),
+    );
+    out[59].clone()
+}
+
+#[test]
+fn a_queue_at_its_target_is_served_by_exactly_lambda_over_mu() {
+    // Ten agents, all busy, 150 queued: the pool neither grows (no ρ
+    // headroom) nor shrinks.
+    let mut d = Driver::new(standing(|_| {}), 10);
+    for i in 0..120 {
+        let got = d.step(Tick(f64::from(i), 150, 10, 10));
+        assert_eq!(got.desired, 10, "t={i}: {}", got.reason);
+    }
+    // Without target_wait the same pool drains the queue: 10 + 150/30.
+    let got = steady(policy(|p| p.max = 50), 10, 150);
+    assert_eq!(got.desired, 15, "{}", got.reason);
+}
+
+#[test]
+fn the_queue_is_corrected_only_past_its_band() {
+    let p = standing(|p| p.scaling.scale_down_delay = Duration::ZERO);
+    // 110 and 190 are inside the band: the count follows λ alone.
+    for b in [110, 190] {
+        let got = steady(p.clone(), 10, b);
+        assert_eq!(got.desired, 10, "backlog {b}: {}", got.reason);
+    }
+    // 500 is 300 past the band's top: +300/30 = +10 agents.
+    let got = steady(p.clone(), 10, 500);
+    assert_eq!(got.desired, 20, "{}", got.reason);
+    assert!(got.reason.contains("standing queue 150"), "{}", got.reason);
+    // An empty queue is 100 short of the band's bottom: 10 - 100/30
+    // -> 7 agents, so it refills.
+    let got = steady(p, 10, 0);
+    assert_eq!(got.desired, 7, "{}", got.reason);
+}
+
+/// Twenty agents, all busy (1 s per task), working off a surplus queue:
+/// 10 tasks in and 20 out each second for 30 s, from 450 queued; then the
+/// queue runs dry with 12 still at work, then one task is queued again.
+fn surplus_then_dry(p: Policy) -> Vec<jetpool::policy::Decision> {
+    let mut ticks: Vec<Tick> = (0u32..30)
+        .map(|i| Tick(f64::from(i), 450 - 10 * u64::from(i), 20, 10))
+        .collect();
+    ticks.push(Tick(30.0, 0, 12, 10));
+    ticks.push(Tick(31.0, 1, 12, 10));
+    Driver::new(p, 20).run(&ticks)
+}
+
+#[test]
+fn busy_agents_are_let_go_with_a_standing_queue() {
+    // No down window: once the rate is known, 20 busy agents are more
+    // than the queue needs (at 440 queued, 10 + (440 - 200)/30 = 18).
+    // Victims drain what they hold, so nothing is lost.
+    let out = surplus_then_dry(standing(|p| p.scaling.scale_down_delay = Duration::ZERO));
+    let got = &out[1];
+    assert_eq!(
+        (got.desired, got.limit),
+        (18, Limit::None),
+        "{}",
+        got.reason
+    );
+    assert!(
+        !got.reason.contains("in-flight work needs"),
+        "{}",
+        got.reason
+    );
+}
+
+#[test]
+fn an_empty_queue_releases_idle_agents_past_the_down_window() {
+    // The default 60 s down window holds the 20 busy agents while the
+    // surplus is worked off; when the queue runs dry the 8 idle ones go
+    // at once, and the window holds the rest.
+    let out = surplus_then_dry(standing(|_| {}));
+    for (i, got) in out.iter().take(30).enumerate() {
+        assert_eq!(got.desired, 20, "t={i}: {}", got.reason);
+    }
+    assert_eq!(out[30].desired, 12, "{}", out[30].reason);
+    assert!(
+        out[30].reason.contains("8 idle agents released"),
+        "{}",
+        out[30].reason
+    );
+    assert_eq!(
+        (out[31].desired, out[31].limit),
+        (12, Limit::ScaleDownDelay),
+        "{}",
+        out[31].reason
+    );
+    // Draining to empty, the window keeps every agent: such a pool
+    // expects its queue to run dry and keeps its agents for what comes.
+    let out = surplus_then_dry(policy(|p| p.max = 50));
+    assert_eq!(
+        (out[30].desired, out[30].limit),
+        (out[29].desired, Limit::ScaleDownDelay),
+        "{}",
+        out[30].reason
+    );
+}
+
+#[test]
+fn an_idle_standing_pool_still_goes_to_zero_through_one() {
+    // The queue empties and nothing arrives: the release lets the idle
+    // agents go, but zero comes only from scale_to_zero_after, via 1.
+    let mut d = Driver::new(
+        standing(|p| p.scaling.scale_to_zero_after = Duration::from_secs(5)),
+        8,
+    );
+    let mut counts = Vec::new();
+    for i in 0..12 {
+        let got = d.step(Tick(f64::from(i), 0, 0, 0));
+        counts.push((got.desired, got.limit));
+    }
+    assert_eq!(counts[0], (1, Limit::ScaleToZeroDelay), "{counts:?}");
+    assert!(counts.contains(&(0, Limit::ScaleToZero)), "{counts:?}");
+    let first_zero = counts.iter().position(|c| c.0 == 0).unwrap_or(0);
+    assert!(first_zero >= 5, "{counts:?}");
+}
