@@ -40,11 +40,21 @@ pub(crate) struct Arrivals {
     slow_weight: f64,
     /// Whether the last sample was a level shift.
     shifted: bool,
+    /// Whether that shift was upward (only a rise is extrapolated).
+    rising: bool,
 }
 
 impl Arrivals {
     /// Folds in the arrival rate seen over the last `dt` seconds.
+    ///
+    /// The shift test compares the fast estimate with the slow mean as it
+    /// was *before* this sample, and the rate after a shift is never on the
+    /// wrong side of the slow mean: so a larger sample never reads as a
+    /// lower rate (early on, the bias-corrected slow mean reacts to a
+    /// sample as fast as the fast estimate does, which made the plain
+    /// comparison flip the other way).
     pub fn update(&mut self, rate: f64, dt: f64) {
+        let before = self.slow();
         let fast = match self.fast {
             None => rate,
             Some(level) => {
@@ -61,10 +71,20 @@ impl Arrivals {
         self.slow_weight += a * (1.0 - self.slow_weight);
         // Noise of the fast estimate at the slow rate, floored at 1/s so a
         // nearly idle pool is not alarmed by every single arrival.
-        let sigma = (self.slow().max(1.0) / (2.0 * FAST_TAU_S)).sqrt();
-        self.shifted = (fast - self.slow()).abs() > SHIFT_Z * sigma;
+        let sigma = (before.max(1.0) / (2.0 * FAST_TAU_S)).sqrt();
+        let gap = fast - before;
+        let warmed = self.slow_weight > a;
+        self.rising = warmed && gap > SHIFT_Z * sigma;
+        let falling = warmed && -gap > SHIFT_Z * sigma;
+        self.shifted = self.rising || falling;
         if self.shifted {
-            self.slow_acc = fast * self.slow_weight;
+            let slow = self.slow();
+            let level = if self.rising {
+                fast.max(slow)
+            } else {
+                fast.min(slow)
+            };
+            self.slow_acc = level * self.slow_weight;
         }
     }
 
@@ -105,11 +125,13 @@ impl Arrivals {
     }
 
     /// The rate expected `horizon` seconds from now. Only a rising trend
-    /// seen during a level shift is extrapolated: sizing for a falling load
-    /// ahead of time would trade queue wait for little agent time, and a
-    /// trend read from noise would only add noise.
+    /// seen during an upward level shift is extrapolated: sizing for a
+    /// falling load ahead of time would trade queue wait for little agent
+    /// time, and a trend read from noise would only add noise. (After a
+    /// fall, the slope still remembers the rise before it; extrapolating it
+    /// then would also make more arrivals read as a lower forecast.)
     pub fn forecast(&self, horizon: f64) -> f64 {
-        let ahead = if self.shifted {
+        let ahead = if self.rising {
             (self.slope * horizon).max(0.0)
         } else {
             0.0
