@@ -62,7 +62,7 @@ while :; do
   desired=$(metric jetpool_pool_desired_replicas)
   running=$(docker ps -q --filter label=jetpool.pool=demo | wc -l)
   status=$(curl -s "http://$HTTP/status" || true)
-  reason=$(printf '%s' "$status" | sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' | cut -c1-90)
+  reason=$(printf '%s' "$status" | sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' | cut -c1-140)
   printf '%6s %8s %12s %8s %8s  %s\n' "$t" "${pending:-?}" "${ackp:-?}" "${desired:-?}" "$running" "$reason"
   [ "$running" -gt 0 ] && seen_out=1
   if [ "$seen_out" = 1 ] && [ "$running" = 0 ] && [ "${pending:-1}" = 0 ] && [ "${ackp:-1}" = 0 ]; then break; fi
