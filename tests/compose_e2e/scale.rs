@@ -182,15 +182,22 @@ async fn labelled_service_scales_out_and_back_and_down_leaves_nothing() {
     )
     .await;
     assert_eq!(info.ack_floor.stream_sequence, 200);
-    eventually(
-        Duration::from_secs(30),
-        "back to zero, one container kept",
-        || async {
-            let all = service_containers(&p, "agent");
-            (all.len() == 1 && all[0].1 == "exited").then_some(())
-        },
-    )
-    .await;
+    // Back to zero, one container kept. On a timeout, say what was there
+    // and what the pool thought, so a failure under load can be read.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let all = service_containers(&p, "agent");
+        if all.len() == 1 && all[0].1 == "exited" {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let status = http_get(&listen, "/status").await.map(|(_, b)| b);
+            panic!(
+                "not back to zero with one container kept: containers {all:?}; status {status:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let listed = project.ps("agent");
     assert_eq!(
         listed.len(),
