@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
-use jetpool::nats::NatsArgs;
-use jetpool::service::{self, ServiceConfig};
 
 fn run_jetpool(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
@@ -156,21 +153,8 @@ async fn missing_consumer_holds_the_pool() {
     setup_stream(&nats, "MISS", "other", Duration::from_secs(30)).await;
     publish(&nats, "MISS", 50, 100).await;
     let toml = policy_toml(&pool, "MISS", "absent", 0, 8, "");
-    let pools = jetpool::config::parse_str(Path::new("m.toml"), &toml).expect("valid policy");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let cfg = ServiceConfig {
-        pools,
-        nats: NatsArgs::for_url(&nats.url),
-        listen: listen.clone(),
-        dry_run: false,
-        agent_nats_url: nats.url.clone(),
-        max_agents: None,
-        compose: Default::default(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let svc = tokio::spawn(service::run(cfg, async {
-        let _ = stopped.await;
-    }));
+    let svc = Service::start(&nats, &toml);
+    let listen = svc.listen.clone();
     let status = eventually(
         Duration::from_secs(10),
         "status to report the missing consumer",
@@ -204,9 +188,5 @@ async fn missing_consumer_holds_the_pool() {
         running(&pool).is_empty(),
         "no agents started for a pool it cannot see"
     );
-    let _ = stop.send(());
-    let r = tokio::time::timeout(Duration::from_secs(10), svc)
-        .await
-        .expect("stops");
-    assert!(matches!(r, Ok(Ok(()))), "{r:?}");
+    svc.stop().await;
 }

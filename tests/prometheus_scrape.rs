@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::compose::prometheus_available;
 use common::prometheus::{Prometheus, query, query_all};
 use common::*;
-use jetpool::nats::NatsArgs;
-use jetpool::service::{self, ServiceConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_sees_desired_and_actual_replicas_and_backlog() {
@@ -29,22 +26,8 @@ async fn prometheus_sees_desired_and_actual_replicas_and_backlog() {
     // Told the tasks are that long, the model wants far more agents than
     // the max of 3.
     let toml = policy_toml(&pool, "PROM", "work", 0, 3, "service_time = \"10m\"");
-    let pools = jetpool::config::parse_str(Path::new("prom.toml"), &toml).expect("policy");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let cfg = ServiceConfig {
-        pools,
-        nats: NatsArgs::for_url(&nats.url),
-        listen: listen.clone(),
-        dry_run: false,
-        agent_nats_url: nats.url.clone(),
-        max_agents: None,
-        compose: Default::default(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let svc = tokio::spawn(service::run(cfg, async {
-        let _ = stopped.await;
-    }));
-    let prom = Prometheus::start(&listen);
+    let svc = Service::start(&nats, &toml);
+    let prom = Prometheus::start(&svc.listen);
 
     let sel = format!("pool=\"{pool}\"");
     let expected = [
@@ -109,9 +92,5 @@ async fn prometheus_sees_desired_and_actual_replicas_and_backlog() {
         );
     }
 
-    let _ = stop.send(());
-    let result = tokio::time::timeout(Duration::from_secs(10), svc)
-        .await
-        .expect("service stops promptly");
-    assert!(matches!(result, Ok(Ok(()))), "clean exit: {result:?}");
+    svc.stop().await;
 }

@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use jetpool::nats::NatsArgs;
-use jetpool::service::{self, ServiceConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_scales_out_and_back_to_zero() {
@@ -29,21 +26,7 @@ async fn burst_scales_out_and_back_to_zero() {
         8,
         "scale_down_delay = \"3s\"\ntarget_drain_time = \"10s\"",
     );
-    let pools = jetpool::config::parse_str(Path::new("burst.toml"), &toml).expect("valid policy");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let cfg = ServiceConfig {
-        pools,
-        nats: NatsArgs::for_url(&nats.url),
-        listen: listen.clone(),
-        dry_run: false,
-        agent_nats_url: nats.url.clone(),
-        max_agents: None,
-        compose: Default::default(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let svc = tokio::spawn(service::run(cfg, async {
-        let _ = stopped.await;
-    }));
+    let svc = Service::start(&nats, &toml);
 
     publish(&nats, stream, 400, 250).await;
     let t0 = Instant::now();
@@ -85,34 +68,26 @@ async fn burst_scales_out_and_back_to_zero() {
         || async { all_containers(&pool).is_empty().then_some(()) },
     )
     .await;
-    let (_, body) = http_get(&listen, "/metrics").await.expect("metrics answer");
+    let body = svc.metrics().await;
     assert_eq!(
         metric_value(&body, "jetpool_pool_desired_replicas", &pool),
         Some(0.0)
     );
     // Counters exist from the pool's start at 0: count what they hold.
-    let events = |direction: &str| {
-        body.lines()
-            .filter(|l| {
-                l.starts_with("jetpool_scale_events_total")
-                    && l.contains(&pool)
-                    && l.contains(&format!("direction=\"{direction}\""))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>()
-    };
-    let (ups, downs) = (events("up") > 0.0, events("down") > 0.0);
+    let label = format!("pool=\"{pool}\"");
+    let ups = counter_sum(
+        &body,
+        "jetpool_scale_events_total",
+        &[&label, "direction=\"up\""],
+    );
+    let downs = counter_sum(
+        &body,
+        "jetpool_scale_events_total",
+        &[&label, "direction=\"down\""],
+    );
     assert!(
-        ups && downs,
+        ups > 0.0 && downs > 0.0,
         "scale events counted in both directions:\n{body}"
     );
-
-    let _ = stop.send(());
-    let result = tokio::time::timeout(Duration::from_secs(10), svc)
-        .await
-        .expect("service stops promptly");
-    assert!(
-        matches!(result, Ok(Ok(()))),
-        "service exits cleanly: {result:?}"
-    );
+    svc.stop().await;
 }
