@@ -119,7 +119,8 @@ pub async fn main(args: RunArgs) -> i32 {
     init_tracing(args.log_format);
     // With compose discovery the policy files are optional: pools come
     // from labels, and the files only lend settings.
-    let none_needed = args.compose.enabled && !has_policy_files(&args.policies);
+    let none_needed =
+        args.compose.enabled && config::policy_files(&args.policies).map_or(true, |f| f.is_empty());
     let loaded = if none_needed {
         Ok(Vec::new())
     } else {
@@ -256,14 +257,6 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
             Ok(())
         }
     }
-}
-
-/// True when `dir` holds at least one `*.toml` file.
-fn has_policy_files(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|rd| {
-        rd.filter_map(|e| e.ok())
-            .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
-    })
 }
 
 fn spawn_pools<T: ScaleTarget>(

@@ -106,20 +106,25 @@ struct PolicyFile {
     pool: Vec<pool::RawPool>,
 }
 
+/// The `*.toml` files directly in `dir`, sorted by name (not recursive).
+pub fn policy_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Loads every `*.toml` file in `dir` (sorted by name, not recursive).
 pub fn load_dir(dir: &Path) -> Result<Vec<PoolSpec>, ConfigErrors> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+    let files = policy_files(dir).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             location: Location::file(dir),
             key: None,
             message: format!("cannot read policy directory: {e}"),
         }])
     })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
     if files.is_empty() {
         return Err(ConfigErrors(vec![ConfigError {
             location: Location::file(dir),
@@ -138,15 +143,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<PoolSpec>, ConfigErrors> {
     let mut errors = Vec::new();
     for p in paths {
         if p.is_dir() {
-            match std::fs::read_dir(p) {
-                Ok(rd) => {
-                    let mut v: Vec<PathBuf> = rd
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|f| f.extension().is_some_and(|x| x == "toml") && f.is_file())
-                        .collect();
-                    v.sort();
-                    files.extend(v);
-                }
+            match policy_files(p) {
+                Ok(v) => files.extend(v),
                 Err(e) => errors.push(ConfigError {
                     location: Location::file(p),
                     key: None,
