@@ -54,6 +54,20 @@ impl View {
     }
 }
 
+#[cfg(test)]
+impl View {
+    /// A view at `now` with `pending` tasks and `ready` agents, nothing
+    /// else, for the peers' hand-computed tests.
+    pub(crate) fn at(now: f64, pending: u64, ready: u32) -> View {
+        View {
+            now,
+            pending,
+            ready,
+            ..View::default()
+        }
+    }
+}
+
 /// How a controller's orchestrator picks the agents to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Victims {

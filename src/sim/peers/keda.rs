@@ -114,15 +114,6 @@ mod tests {
     use super::super::hpa::Behavior;
     use super::*;
 
-    fn view(now: f64, pending: u64, ready: u32) -> View {
-        View {
-            now,
-            pending,
-            ready,
-            ..View::default()
-        }
-    }
-
     #[test]
     fn activation_then_hpa_doubling_then_ceil() {
         // A step from 0 to a lag of 300 held constant: KEDA activates at its
@@ -134,7 +125,7 @@ mod tests {
         let mut seq = Vec::new();
         while k.next_tick() <= 70.0 {
             let now = k.next_tick();
-            if let Some(d) = k.tick(&view(now, 300, cur)) {
+            if let Some(d) = k.tick(&View::at(now, 300, cur)) {
                 if d != cur {
                     seq.push((now, d));
                 }
@@ -151,14 +142,14 @@ mod tests {
     fn scale_to_zero_only_after_cooldown() {
         let hpa = HpaCore::new(10.0, 1, 1000, Behavior::Legacy);
         let mut k = Keda::new("keda", KedaKnobs::default(), hpa, 0.0, 7.0);
-        assert_eq!(k.tick(&view(0.0, 5, 0)), Some(1));
+        assert_eq!(k.tick(&View::at(0.0, 5, 0)), Some(1));
         // Idle from t=0 on: HPA holds minReplicas 1, KEDA's poll at 300 s
         // (cooldown elapsed since last active at 0) scales to zero.
         let mut zero_at = None;
         let mut cur = 1;
         while k.next_tick() <= 400.0 {
             let now = k.next_tick();
-            if let Some(d) = k.tick(&view(now, 0, cur)) {
+            if let Some(d) = k.tick(&View::at(now, 0, cur)) {
                 if d == 0 && zero_at.is_none() {
                     zero_at = Some(now);
                 }

@@ -127,27 +127,18 @@ impl Controller for Nomad {
 mod tests {
     use super::*;
 
-    fn view(now: f64, pending: u64, ready: u32) -> View {
-        View {
-            now,
-            pending,
-            ready,
-            ..View::default()
-        }
-    }
-
     #[test]
     fn step_scales_once_then_waits_out_the_cooldown() {
         // Lag 300 on 1 allocation: factor 30 -> ceil(1 * 30) = 30, then a
         // 5 m cooldown during which a doubled lag changes nothing.
         let mut n = Nomad::new("nomad", NomadKnobs::defaults(1000), 0.0);
-        assert_eq!(n.tick(&view(0.0, 300, 1)), Some(30));
+        assert_eq!(n.tick(&View::at(0.0, 300, 1)), Some(30));
         let mut t = n.next_tick();
         while t < 300.0 {
-            assert_eq!(n.tick(&view(t, 600, 30)), None, "at {t}");
+            assert_eq!(n.tick(&View::at(t, 600, 30)), None, "at {t}");
             t = n.next_tick();
         }
-        assert_eq!(n.tick(&view(300.0, 600, 30)), Some(60));
+        assert_eq!(n.tick(&View::at(300.0, 600, 30)), Some(60));
     }
 
     #[test]
