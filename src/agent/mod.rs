@@ -27,6 +27,14 @@ pub use worker::Work;
 use crate::error::{Error, Result};
 use crate::nats::NatsArgs;
 
+/// How long one pull request waits on the server for messages: short, so a
+/// drain or a mode change is seen within about a second.
+const FETCH_EXPIRES: Duration = Duration::from_secs(1);
+
+/// How long past `FETCH_EXPIRES` the agent waits for the server to end a
+/// pull request before ending it itself.
+const FETCH_GRACE: Duration = Duration::from_millis(500);
+
 /// Arguments of `jetpool agent`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentArgs {
@@ -329,9 +337,15 @@ impl FetchLoop {
                 .consumer
                 .fetch()
                 .max_messages(free)
-                .expires(Duration::from_secs(1))
+                .expires(FETCH_EXPIRES)
                 .messages()
                 .await;
+            // Our own end to the pull: nats-server before 2.9.15 can drop an
+            // expired pull request without the 408 that ends the batch
+            // (nats-io/nats-server df282a2), and the client then waits 5 s
+            // more with free slots. By this deadline the server's request has
+            // expired, so nothing can still be sent to it.
+            let deadline = tokio::time::Instant::now() + FETCH_EXPIRES + FETCH_GRACE;
             let mut batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
@@ -344,7 +358,15 @@ impl FetchLoop {
             let mut first = Some(first);
             // The batch is read to its end even after a drain began:
             // messages the server already sent must be worked, not dropped.
-            while let Some(next) = batch.next().await {
+            loop {
+                let next = match tokio::time::timeout_at(deadline, batch.next()).await {
+                    Ok(Some(next)) => next,
+                    Ok(None) => break,
+                    Err(_) => {
+                        debug!("pull request outlived its expiry; ending it here");
+                        break;
+                    }
+                };
                 let msg = match next {
                     Ok(m) => m,
                     Err(e) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
 use tokio::io::AsyncWriteExt;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 /// How a task is worked.
 #[derive(Debug, Clone)]
@@ -28,6 +28,14 @@ struct Task {
 
 /// Works `msg` and acknowledges it; returns whether it succeeded.
 pub async fn work_one(msg: &Message, work: &Work, ack_wait: Duration) -> bool {
+    if let Ok(i) = msg.info() {
+        debug!(
+            stream_seq = i.stream_sequence,
+            consumer_seq = i.consumer_sequence,
+            delivered = i.delivered,
+            "task started"
+        );
+    }
     let progress_every = (ack_wait / 2).max(Duration::from_millis(100));
     let mut progress =
         tokio::time::interval_at(tokio::time::Instant::now() + progress_every, progress_every);
@@ -43,6 +51,7 @@ pub async fn work_one(msg: &Message, work: &Work, ack_wait: Duration) -> bool {
             }
         }
     };
+    debug!(ok = outcome.is_ok(), "task ended");
     match outcome {
         Ok(()) => confirm(msg).await,
         Err(why) => {
