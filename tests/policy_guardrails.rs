@@ -86,6 +86,57 @@ fn activation_from_zero() {
 }
 
 #[test]
+fn activation_timeout_wakes_a_lone_task() {
+    // Three tasks below activation_backlog 5: held at zero until they have
+    // waited 20 s, then one agent, whatever the model says.
+    let p = policy(|p| {
+        p.scaling.activation_backlog = 5;
+        p.scaling.activation_timeout = Duration::from_secs(20);
+    });
+    let mut d = Driver::new(p, 0);
+    let mut ticks = vec![Tick(0.0, 3, 0, 3)];
+    ticks.extend((1..=20).map(|i| Tick(f64::from(i), 3, 0, 0)));
+    let out = d.run(&ticks);
+    for (i, got) in out.iter().enumerate().take(20) {
+        assert_eq!(
+            (got.desired, got.limit),
+            (0, Limit::Activation),
+            "t={i}: {}",
+            got.reason
+        );
+    }
+    assert_eq!(
+        (out[20].desired, out[20].limit),
+        (1, Limit::ActivationTimeout),
+        "{}",
+        out[20].reason
+    );
+    assert!(
+        out[20].reason.contains("pending for 20s"),
+        "{}",
+        out[20].reason
+    );
+    // The clock restarts when the queue empties: a new lone task waits again.
+    let mut d = Driver::new(
+        policy(|p| {
+            p.scaling.activation_backlog = 5;
+            p.scaling.activation_timeout = Duration::from_secs(20);
+        }),
+        0,
+    );
+    let mut ticks = vec![Tick(0.0, 2, 0, 2)];
+    ticks.extend((1..=15).map(|i| Tick(f64::from(i), 2, 0, 0)));
+    ticks.push(Tick(16.0, 0, 0, 0)); // purged or taken elsewhere
+    ticks.extend((17..=30).map(|i| Tick(f64::from(i), 1, 0, u64::from(i == 17))));
+    let out = d.run(&ticks);
+    assert!(
+        out.iter().all(|got| got.desired == 0),
+        "{:?}",
+        out.iter().map(|d| &d.reason).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn scale_to_zero_after_idle_passing_through_one() {
     let p = policy(|p| p.scaling.scale_to_zero_after = Duration::from_secs(10));
     let mut d = Driver::new(p, 4);

@@ -80,6 +80,13 @@ pub struct Scaling {
     /// A pool at zero starts only when more than this many tasks are pending.
     #[serde(default)]
     pub activation_backlog: u64,
+    /// A pool at zero also starts once tasks have been pending this long,
+    /// however few: `activation_backlog` batches work, it never strands it.
+    #[serde(
+        default = "d_activation_timeout",
+        deserialize_with = "duration::required"
+    )]
+    pub activation_timeout: Duration,
     /// Metrics older than this are stale: the fallback applies and the
     /// pool never scales in blind.
     #[serde(default = "d_stale_after", deserialize_with = "duration::required")]
@@ -122,6 +129,11 @@ const fn d_scale_down_delay() -> Duration {
 const fn d_scale_to_zero_after() -> Duration {
     Duration::from_secs(15)
 }
+/// 60 s: long enough for a batch to gather behind `activation_backlog`,
+/// short enough that a lone task is not forgotten.
+const fn d_activation_timeout() -> Duration {
+    Duration::from_secs(60)
+}
 const fn d_zero() -> Duration {
     Duration::ZERO
 }
@@ -160,6 +172,7 @@ impl Default for Scaling {
             cooldown: d_zero(),
             scale_to_zero_after: d_scale_to_zero_after(),
             activation_backlog: 0,
+            activation_timeout: d_activation_timeout(),
             stale_after: d_stale_after(),
             stale_fallback: StaleFallback::Hold,
             stale_replicas: None,
@@ -232,6 +245,11 @@ impl Scaling {
             self.scale_to_zero_after <= Duration::from_secs(24 * 3600),
             "scale_to_zero_after",
             "scale_to_zero_after must be at most 24h".into(),
+        );
+        check(
+            self.activation_timeout <= Duration::from_secs(24 * 3600),
+            "activation_timeout",
+            "activation_timeout must be at most 24h".into(),
         );
         check(
             self.stale_after >= Duration::from_millis(500),

@@ -17,6 +17,9 @@ pub enum Limit {
     Tolerance,
     /// At zero with the backlog at or below `activation_backlog`: stays at zero.
     Activation,
+    /// At zero, tasks have been pending for `activation_timeout`: wakes even
+    /// below `activation_backlog`.
+    ActivationTimeout,
     /// Holding one agent until the pool has been idle for `scale_to_zero_after`.
     ScaleToZeroDelay,
     /// Idle for `scale_to_zero_after`: heading to zero.
@@ -53,11 +56,12 @@ pub enum Limit {
 
 impl Limit {
     /// Every variant, for metrics that pre-register their label values.
-    pub const ALL: [Limit; 20] = [
+    pub const ALL: [Limit; 21] = [
         Limit::None,
         Limit::ConsumerLimit,
         Limit::Tolerance,
         Limit::Activation,
+        Limit::ActivationTimeout,
         Limit::ScaleToZeroDelay,
         Limit::ScaleToZero,
         Limit::ScaleUpDelay,
@@ -83,6 +87,7 @@ impl Limit {
             Limit::ConsumerLimit => "consumer_limit",
             Limit::Tolerance => "tolerance",
             Limit::Activation => "activation",
+            Limit::ActivationTimeout => "activation_timeout",
             Limit::ScaleToZeroDelay => "scale_to_zero_delay",
             Limit::ScaleToZero => "scale_to_zero",
             Limit::ScaleUpDelay => "scale_up_delay",

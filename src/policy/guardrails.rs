@@ -55,19 +55,33 @@ pub(crate) enum Gate {
     ToZero,
 }
 
-/// Activation from zero and scale to zero. A pool at zero starts only when
-/// the backlog exceeds `activation_backlog`. A running pool reaches zero
-/// only through this rule: once idle (no backlog, nothing in flight, no
-/// arrivals) for `scale_to_zero_after`; until then it keeps one agent.
+/// Activation from zero and scale to zero. A pool at zero starts when the
+/// backlog exceeds `activation_backlog`, or when tasks have been pending
+/// for `activation_timeout` (`waiting_for_s`), so a small batch never
+/// waits for company forever. A running pool reaches zero only through
+/// this rule: once idle (no backlog, nothing in flight, no arrivals) for
+/// `scale_to_zero_after`; until then it keeps one agent.
 pub(crate) fn zero_gate(
     t: &mut Trail,
     s: &Scaling,
     z: &Sizing,
     previous: u32,
     idle_for_s: Option<f64>,
+    waiting_for_s: Option<f64>,
 ) -> Gate {
     if previous == 0 {
-        if z.backlog <= s.activation_backlog {
+        let waited = waiting_for_s.unwrap_or(0.0);
+        let timed_out = z.backlog > 0 && waited >= s.activation_timeout.as_secs_f64();
+        if timed_out && z.backlog <= s.activation_backlog {
+            // The model may say 0 for a tiny backlog; the wait says 1.
+            t.force(t.value.max(1), Limit::ActivationTimeout, |_| {
+                format!(
+                    "wakes: {} tasks pending for {waited:.0}s (activation_timeout {})",
+                    z.backlog,
+                    format_duration(s.activation_timeout)
+                )
+            });
+        } else if z.backlog <= s.activation_backlog {
             t.bound(0, Limit::Activation, |_| {
                 format!(
                     "stays at zero: backlog {} is not above activation_backlog {}",

@@ -89,6 +89,9 @@ pub struct PoolState {
     /// Since when the pool has been idle (no backlog, nothing in flight, no
     /// arrivals), by the consumer's clock.
     idle_since: Option<Timestamp>,
+    /// Since when tasks have been pending without a break, by the
+    /// consumer's clock: the activation timeout counts from here.
+    backlog_since: Option<Timestamp>,
 }
 
 impl PoolState {
@@ -105,6 +108,11 @@ impl PoolState {
             && c.ack_pending == 0
             && !agents_busy
             && self.estimator.last_arrivals().unwrap_or(0.0) == 0.0;
+        self.backlog_since = if c.pending > 0 {
+            self.backlog_since.or(Some(c.at))
+        } else {
+            None
+        };
         self.idle_since = if idle {
             self.idle_since.or(Some(c.at))
         } else {
@@ -127,7 +135,8 @@ impl PoolState {
 /// 2. **tolerance**: keep the previous count while the need is within
 ///    `tolerance` of it.
 /// 3. **feed cap**: no more agents than `max_ack_pending` can feed.
-/// 4. **zero gate**: a pool at zero wakes only above `activation_backlog`;
+/// 4. **zero gate**: a pool at zero wakes only above `activation_backlog`
+///    or once tasks have waited `activation_timeout`;
 ///    a running pool reaches zero only after `scale_to_zero_after` idle,
 ///    and then skips step 5 (an idle pool's old needs are void).
 /// 5. **stabilisation windows**: `scale_up_delay` (lowest recommendation
@@ -185,7 +194,8 @@ pub fn decide(
             guardrails::tolerance(&mut t, s, &z, previous);
             guardrails::feed_cap(&mut t, &z);
             let idle_for = state.idle_since.map(|i| secs_between(i, c.at));
-            let gate = guardrails::zero_gate(&mut t, s, &z, previous, idle_for);
+            let waiting_for = state.backlog_since.map(|b| secs_between(b, c.at));
+            let gate = guardrails::zero_gate(&mut t, s, &z, previous, idle_for, waiting_for);
             state.windows.record(now, t.value, s);
             match gate {
                 Gate::Open => {
