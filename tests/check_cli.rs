@@ -139,6 +139,22 @@ const BROKEN: &[Broken] = &[
         allowed: "exactly one of `pods` or `percent`",
     },
     Broken {
+        case: "rate limit element out of range",
+        from: "cooldown = \"0s\"",
+        to: "scale_down_limits = [\n  { pods = 2, period = \"1m\" },\n  { percent = 0, period = \"1m\" },\n]",
+        line_with: "percent = 0",
+        key: "pool[0].scaling.scale_down_limits[1].percent",
+        allowed: "percent must be at least 1",
+    },
+    Broken {
+        case: "rate limit period out of range",
+        from: "cooldown = \"0s\"",
+        to: "scale_up_limits = [{ pods = 4, period = \"2h\" }]",
+        line_with: "scale_up_limits",
+        key: "pool[0].scaling.scale_up_limits[0].period",
+        allowed: "period must be between 1s and 30m, got 2h",
+    },
+    Broken {
         case: "unknown select",
         from: "cooldown = \"0s\"",
         to: "scale_down_select = \"fastest\"",

@@ -49,28 +49,44 @@ const MAX_PERIOD: Duration = Duration::from_secs(30 * 60);
 impl TryFrom<RawRateLimit> for RateLimit {
     type Error = String;
 
+    /// Only the shape is checked here; the numbers are checked by
+    /// [`RateLimit::problems`], which can name the element and key.
     fn try_from(raw: RawRateLimit) -> Result<Self, String> {
         let step = match (raw.pods, raw.percent) {
-            (Some(p), None) if p >= 1 => Step::Pods(p),
-            (None, Some(p)) if p >= 1 => Step::Percent(p),
-            (Some(_), None) => return Err("pods must be at least 1".into()),
-            (None, Some(_)) => return Err("percent must be at least 1".into()),
+            (Some(p), None) => Step::Pods(p),
+            (None, Some(p)) => Step::Percent(p),
             _ => {
                 return Err(
                     "a rate limit needs exactly one of `pods` or `percent`, plus `period`".into(),
                 );
             }
         };
-        if raw.period < Duration::from_secs(1) || raw.period > MAX_PERIOD {
-            return Err(format!(
-                "period must be between 1s and 30m, got {}",
-                duration::format_duration(raw.period)
-            ));
-        }
         Ok(RateLimit {
             step,
             period: raw.period,
         })
+    }
+}
+
+impl RateLimit {
+    /// What is wrong with this limit's numbers, as (key, message) pairs.
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        match self.step {
+            Step::Pods(0) => out.push(("pods", "pods must be at least 1".to_string())),
+            Step::Percent(0) => out.push(("percent", "percent must be at least 1".to_string())),
+            _ => {}
+        }
+        if self.period < Duration::from_secs(1) || self.period > MAX_PERIOD {
+            out.push((
+                "period",
+                format!(
+                    "period must be between 1s and 30m, got {}",
+                    duration::format_duration(self.period)
+                ),
+            ));
+        }
+        out
     }
 }
 

@@ -274,6 +274,17 @@ impl Scaling {
             ),
             (StaleFallback::Hold, None) => {}
         }
+        for (key, limits) in [
+            ("scale_up_limits", &self.scale_up_limits),
+            ("scale_down_limits", &self.scale_down_limits),
+        ] {
+            for (i, limit) in limits.iter().enumerate() {
+                let index = i.to_string();
+                for (field, msg) in limit.problems() {
+                    out.push(problem(&["scaling", key, &index, field], msg));
+                }
+            }
+        }
         out
     }
 }
