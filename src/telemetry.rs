@@ -160,7 +160,7 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_replicas_rolled_total",
-        "Replicas replaced because their compose service's configuration changed."
+        "Agents rolled out (drained or stopped, then replaced) because their template changed."
     );
     gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }

@@ -501,3 +501,82 @@ async fn unhealthy_agent_is_replaced() {
     h.until("1 healthy agent", |s| s.replaces_ready(1)).await;
     h.shutdown().await;
 }
+
+/// A restart with a changed `[pool.container]` rolls the running agents to
+/// the new template: one at a time, each drained (never stopped while it
+/// holds work), and the loop's own decision starts the replacement.
+#[tokio::test(start_paused = true)]
+async fn changed_template_rolls_one_drained_agent_at_a_time() {
+    let scaling = "concurrency = 4";
+    let agents = "stats_timeout = \"1h\"";
+    let target = Arc::new(VirtualTarget::new());
+    let mut h = start(
+        spec_with(3, scaling, agents),
+        Scripted::new(1000),
+        target.clone(),
+    );
+    h.until("3 running", |s| s.replaces_ready(3)).await;
+    let old = starts(&target);
+    h.shutdown().await;
+
+    // The same pool, restarted with another image.
+    let mut new_spec = spec_with(3, scaling, agents);
+    if let jetpool::template::Template::Spec(c) = &mut new_spec.template {
+        c.image = "y".into();
+    }
+    let new_id = new_spec.template.id();
+    let mut h = start(new_spec, Scripted::new(1000), target.clone());
+    // Nothing is rolled before the agents have reported: they speak the
+    // protocol and must be drained, not stopped.
+    h.until("a decision", |s| s.decision.is_some()).await;
+    h.ticks(2).await;
+    assert_eq!(h_drains(&h), 0);
+    assert!(target.log().iter().all(|(op, _)| *op != "stop"));
+    for n in &old {
+        h.agents.report(n, AgentState::Busy, 2).await;
+    }
+    for round in 1..=3 {
+        let fake = h.agents.clone();
+        h.until("a drain", move |_| {
+            fake.commands(Command::Drain).len() == round
+        })
+        .await;
+        h.ticks(3).await;
+        assert_eq!(h_drains(&h), round, "one roll at a time");
+        let victim = h.agents.commands(Command::Drain)[round - 1].clone();
+        assert!(old.contains(&victim), "only old agents are rolled");
+        assert!(
+            target
+                .log()
+                .iter()
+                .all(|(op, n)| !(*op == "stop" && *n == victim)),
+            "a draining agent is not stopped: {:?}",
+            target.log()
+        );
+        // It finishes what it holds and exits; a new agent replaces it.
+        target.crash("p", &victim);
+        let t = target.clone();
+        h.until("the replacement", move |_| starts(&t).len() == 3 + round)
+            .await;
+        for n in starts(&target).iter().skip(3) {
+            h.agents.report(n, AgentState::Busy, 2).await;
+        }
+    }
+    h.ticks(5).await;
+    assert_eq!(h_drains(&h), 3, "nothing left to roll");
+    assert_eq!(target.running("p"), 3);
+    let list = jetpool::docker::ScaleTarget::list(target.as_ref(), "p")
+        .await
+        .unwrap();
+    assert!(
+        list.iter()
+            .filter(|c| c.phase == jetpool::docker::Phase::Running)
+            .all(|c| c.template.as_deref() == Some(new_id.as_str())),
+        "every running agent is of the new template: {list:?}"
+    );
+    h.shutdown().await;
+}
+
+fn h_drains(h: &Harness) -> usize {
+    h.agents.commands(Command::Drain).len()
+}

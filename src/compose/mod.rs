@@ -15,11 +15,9 @@
 //! - [`discover`]: listing the labelled services and their containers.
 //! - [`supervisor`]: the dynamic set of compose pools, driven by scans and
 //!   Docker events; pauses a pool while compose itself acts on it.
-//! - [`roll`]: replaces replicas of an older service config, one at a time.
 
 pub mod discover;
 pub mod labels;
-pub mod roll;
 pub mod supervisor;
 pub mod target;
 pub mod template;
@@ -37,7 +35,7 @@ pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
 /// `True` for `docker-compose run` containers, which are never pooled.
 pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
 /// Hash of the service's configuration; compose recreates containers whose
-/// hash differs, and jetpool rolls its replicas to the newest.
+/// hash differs, and the pool loop rolls its replicas to the newest.
 pub const LABEL_CONFIG_HASH: &str = "com.docker.compose.config-hash";
 /// The compose version that created the container.
 pub const LABEL_VERSION: &str = "com.docker.compose.version";

@@ -1,6 +1,6 @@
 //! The dynamic set of compose pools. Scans (at start, after Docker events,
 //! and every few seconds) decide which labelled services are pools; each
-//! pool is a [`PoolRunner`] and a roller, started and stopped here.
+//! pool is a [`PoolRunner`], started and stopped here.
 //!
 //! While compose itself acts on a service (`down`, `stop`, an `up` that
 //! recreates or rescales), its pool is paused: a stop or removal of one of
@@ -50,9 +50,9 @@ type Events = Pin<Box<dyn Stream<Item = Result<EventMessage, bollard::errors::Er
 
 /// A compose pool's tasks while it runs.
 struct Running {
-    /// Tells the runner and the roller to stop.
+    /// Tells the runner to stop.
     stop: watch::Sender<bool>,
-    /// The runner and the roller.
+    /// The runner.
     tasks: JoinSet<()>,
 }
 

@@ -52,6 +52,9 @@ pub struct Members {
     pub standby: HashSet<String>,
     /// Names with an activation in flight.
     pub activating: HashSet<String>,
+    /// Id of the agent being rolled out (made from an older template):
+    /// one at a time, and never resumed to cover demand.
+    pub rolling: Option<String>,
 }
 
 impl Members {
@@ -78,6 +81,13 @@ impl Members {
         self.standby
             .retain(|n| names.contains(n.as_str()) || starting.contains(n));
         self.activating.retain(|n| names.contains(n.as_str()));
+        if self
+            .rolling
+            .as_ref()
+            .is_some_and(|id| !ids.contains(id.as_str()))
+        {
+            self.rolling = None;
+        }
         self.started_at
             .retain(|n, _| names.contains(n.as_str()) || starting.contains(n));
         for id in registry.ids() {

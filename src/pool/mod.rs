@@ -8,6 +8,12 @@
 //! passes. Agents that do not speak the protocol get `docker stop`. When
 //! demand returns during a drain, the drain is cancelled before any new
 //! container is started; warm standbys are activated next.
+//!
+//! Rolling is the same path: an agent made from an older template (a
+//! compose service's configuration changed, or a policy file's container
+//! table did across a restart) is drained like a scale-in victim, one at a
+//! time, and the loop's own decision starts its replacement from the
+//! current template. One owner starts and stops the pool's containers.
 
 mod factory;
 mod members;
@@ -80,6 +86,9 @@ pub struct PoolRunner<S, T, A> {
     budget: Option<BudgetClient>,
     /// Whether containers are only simulated (`--dry-run`), for the logs.
     dry_run: bool,
+    /// When this loop was made: until `stats_timeout` has passed, an agent
+    /// that has not reported yet may still speak the protocol.
+    up_since: Instant,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -109,6 +118,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             status: tx,
             budget: None,
             dry_run: false,
+            up_since: Instant::now(),
         };
         (runner, rx)
     }
@@ -194,6 +204,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         }
         self.heal(&containers);
         self.enforce_drain_deadlines(&containers);
+        self.roll(&containers);
 
         let replicas = self.members.replicas(&containers);
         let now = Instant::now();
@@ -406,13 +417,70 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             }
             telemetry::scale_event(&self.spec.name, false);
             for (c, held) in victims {
-                let speaks = self.registry.get(&c.name).is_some();
-                if self.spec.agents.drain && speaks && c.phase == Phase::Running {
-                    self.spawn_drain(c, held.unwrap_or(0));
-                } else {
-                    self.spawn_stop(c);
-                }
+                self.retire(c, held.unwrap_or(0));
             }
+        }
+    }
+
+    /// Takes an agent out of service: a drain when it speaks the protocol
+    /// (and drains are on), else `docker stop`.
+    fn retire(&mut self, c: AgentContainer, held: u64) {
+        let speaks = self.registry.get(&c.name).is_some();
+        if self.spec.agents.drain && speaks && c.phase == Phase::Running {
+            self.spawn_drain(c, held);
+        } else {
+            self.spawn_stop(c);
+        }
+    }
+
+    /// Retires one agent made from an older template, when no other roll,
+    /// start or back-off is in progress: the pool then counts one agent
+    /// fewer and its next decision starts the replacement from the current
+    /// template, so capacity dips by at most one agent at a time. A warm
+    /// standby of an older template is simply stopped and refilled.
+    fn roll(&mut self, containers: &[AgentContainer]) {
+        if self.members.rolling.is_some()
+            || !self.members.starting.is_empty()
+            || self.backoff.blocked()
+        {
+            return;
+        }
+        let current = self.spec.template.id();
+        // Right after a restart an agent's first report may not be in yet:
+        // wait for it (or for `stats_timeout`) so a protocol speaker is
+        // drained, not stopped.
+        let settled = self.up_since.elapsed() >= self.spec.agents.stats_timeout;
+        let outdated = |c: &&AgentContainer| {
+            c.phase == Phase::Running
+                && c.template.as_deref().is_some_and(|t| t != current)
+                && (settled || self.registry.get(&c.name).is_some())
+        };
+        let standby = containers.iter().filter(outdated).find(|c| {
+            self.members.standby.contains(&c.name)
+                && !self.members.activating.contains(&c.name)
+                && !self.members.stopping.contains(&c.id)
+        });
+        let old = match standby {
+            Some(c) => Some(c),
+            None => containers
+                .iter()
+                .filter(outdated)
+                .filter(|c| !self.members.busy(c))
+                .min_by_key(|c| (c.created, c.name.clone())),
+        };
+        let Some(old) = old.cloned() else { return };
+        info!(pool = %self.spec.name, agent = %old.name, from = old.template.as_deref().unwrap_or("-"),
+              to = %current, "rolling an agent to the pool's current template");
+        telemetry::replica_rolled(&self.spec.name);
+        self.members.rolling = Some(old.id.clone());
+        if self.members.standby.remove(&old.name) {
+            self.spawn_stop(old);
+        } else {
+            let held = self
+                .registry
+                .get(&old.name)
+                .map_or(0, |s| s.stats.in_flight);
+            self.retire(old, held);
         }
     }
 
@@ -422,6 +490,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let mut draining: Vec<(String, String, u64)> = containers
             .iter()
             .filter(|c| c.phase == Phase::Running && !self.members.stopping.contains(&c.id))
+            // A rolled-out agent runs an old template: replace it, not resume it.
+            .filter(|c| self.members.rolling.as_ref() != Some(&c.id))
             .filter_map(|c| {
                 self.members
                     .draining

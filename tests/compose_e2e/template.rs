@@ -9,13 +9,41 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use jetpool::compose::target::OwnActs;
-use jetpool::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey, discover, roll};
+use jetpool::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey, discover};
 use jetpool::docker::{DockerTarget, ScaleTarget};
+use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
+use jetpool::policy::ConsumerStats;
+use jetpool::pool::{PoolIo, PoolRunner};
+use jetpool::protocol::{Command, Reply, Stats};
 use serde_json::Value;
 
 use crate::common::compose::{Project, compose_available, inspect, service_containers};
 use crate::common::*;
+
+/// A consumer with nothing to do.
+struct Idle;
+
+impl MetricsSource for Idle {
+    async fn read(&self) -> Result<ConsumerStats, ObserveError> {
+        Ok(ConsumerStats::default())
+    }
+}
+
+/// Agents that do not speak the protocol.
+struct Mute;
+
+impl AgentControl for Mute {
+    async fn control(&self, _pool: &str, _id: &str, _command: Command) -> Option<Reply> {
+        None
+    }
+
+    async fn stats(&self, _pool: &str) -> BoxStream<'static, Stats> {
+        futures::stream::empty().boxed()
+    }
+}
 
 fn compose_file(pool: &str, data: &str) -> String {
     format!(
@@ -188,13 +216,29 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     labels.insert("com.docker.compose.config-hash".into(), "0ld".into());
     labels.insert("jetpool.template".into(), "0ld".into());
     target.start(old).await.expect("start an old replica");
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let roller = tokio::spawn(roll::run(
-        pool.clone(),
-        template.clone(),
-        target.clone(),
-        stop_rx,
-    ));
+    // The pool loop rolls it: pinned at 3, it stops the old replica (these
+    // agents never reach NATS, so they cannot be drained) and starts one
+    // from the current template.
+    let mut spec = jetpool::config::parse_str(
+        std::path::Path::new("compose.toml"),
+        &format!(
+            "[[pool]]\nname = \"{pool}\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 3\n\
+             pinned = 3\n[pool.container]\nimage = \"unused\"\n[pool.agents]\nstats_timeout = \"1s\"\n"
+        ),
+    )
+    .expect("pool spec")
+    .remove(0);
+    spec.template = jetpool::template::Template::Compose(template.clone());
+    let io = PoolIo {
+        source: Idle,
+        target: target.clone(),
+        agents: Arc::new(Mute),
+    };
+    let (runner, _status) = PoolRunner::new(spec, io, String::new());
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let roller = tokio::spawn(runner.run(async {
+        let _ = stop_rx.await;
+    }));
     let expected: Vec<(String, String)> = [1, 2, 4]
         .iter()
         .map(|n| (format!("{p}_agent_{n}"), "running".to_string()))
@@ -205,8 +249,8 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
         || async { (service_containers(&p, "agent") == expected).then_some(()) },
     )
     .await;
-    let _ = stop.send(true);
-    roller.await.expect("roller stops");
+    let _ = stop.send(());
+    roller.await.expect("pool loop stops");
     assert_eq!(
         inspect(&format!("{p}_agent_4"))["Config"]["Labels"]["com.docker.compose.config-hash"],
         sl["com.docker.compose.config-hash"]

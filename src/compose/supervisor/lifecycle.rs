@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 use super::{Entry, QUIET, Running, Supervisor};
 use crate::compose::discover::{self, Service};
 use crate::compose::labels;
-use crate::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey, roll};
+use crate::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey};
 use crate::config::PoolSpec;
 use crate::docker::timed;
 use crate::service::wait_for;
@@ -173,8 +173,8 @@ impl Supervisor {
         self.registry.remove(&e.params.name);
         telemetry::pool_removed(&e.params.name);
         self.retiring.spawn(async move {
-            // The loop stops at its next select; a roll step in flight is
-            // abandoned after a grace of a few seconds.
+            // The loop stops at its next select; if it does not within a
+            // few seconds, it is aborted.
             let drained = tokio::time::timeout(Duration::from_secs(5), async {
                 while running.tasks.join_next().await.is_some() {}
             });
@@ -184,7 +184,7 @@ impl Supervisor {
         });
     }
 
-    /// Starts the loop (and, unless dry, the roller) of a known pool.
+    /// Starts the loop of a known pool.
     fn resume(&mut self, key: &ServiceKey, svc: &Service) {
         let Some(e) = self.pools.get_mut(key) else {
             return;
@@ -229,14 +229,8 @@ impl Supervisor {
                     &p.name,
                     self.own.clone(),
                 ));
-                let (runner, rx) = self.factory.runner(spec, target.clone());
-                tasks.spawn(runner.run(wait_for(stop_rx.clone())));
-                tasks.spawn(roll::run(
-                    p.name.clone(),
-                    e.template.clone(),
-                    target,
-                    stop_rx,
-                ));
+                let (runner, rx) = self.factory.runner(spec, target);
+                tasks.spawn(runner.run(wait_for(stop_rx)));
                 rx
             }
         };
