@@ -125,10 +125,18 @@ impl Estimator {
         let arrivals = (stats.pending as f64 - prev.pending as f64 + deliveries).max(0.0);
         let consumer_completions =
             (deliveries - (stats.ack_pending as f64 - prev.ack_pending as f64)).max(0.0);
-        // Agents' own counters are exact (the consumer's are blurred by
-        // redeliveries), so prefer them when every agent reports.
+        // Agents' own completion counters are exact (the consumer's are
+        // blurred by redeliveries), so prefer them when every agent reports.
+        // Work in flight is the larger of the agents' sum and the consumer's
+        // ack pending: the sum is as old as the last report (up to a stats
+        // interval, which in a burst reads new agents as idle) and leaves
+        // out draining agents, whose completions are counted all the same;
+        // either would read S = L / X short and size the pool too small.
         let (completions, in_flight) = match agents {
-            Some(a) if a.reporting > 0 => (a.completed_delta as f64, a.in_flight as f64),
+            Some(a) if a.reporting > 0 => (
+                a.completed_delta as f64,
+                (a.in_flight as f64).max(stats.ack_pending as f64),
+            ),
             _ => (consumer_completions, stats.ack_pending as f64),
         };
         self.arrivals.update(arrivals / dt, dt);
@@ -195,5 +203,45 @@ impl Estimator {
             per_agent_rate: k / service,
             horizon_s: horizon,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 100 tasks/s completed with 20 in flight: S = 0.2 s. The agents'
+    /// reports say 4 in flight (a snapshot from before they filled up, or
+    /// with the draining agents left out); the consumer's ack pending is
+    /// the fresher count and keeps S from reading 5 times short.
+    #[test]
+    fn stale_agent_in_flight_does_not_shorten_the_service_time() {
+        let mut e = Estimator::default();
+        let t0 = Timestamp::UNIX_EPOCH;
+        for i in 0..60u64 {
+            let at = t0 + jiff::SignedDuration::from_secs(i as i64);
+            let c = ConsumerStats {
+                at,
+                pending: 500,
+                ack_pending: 20,
+                delivered_consumer_seq: 100 * i,
+                ..Default::default()
+            };
+            let a = AgentStats {
+                at,
+                reporting: 5,
+                in_flight: 4,
+                capacity: 20,
+                completed_delta: if i == 0 { 0 } else { 100 },
+            };
+            e.update(&c, Some(&a), None);
+        }
+        let est = e.estimates(4, Some(1.0), 2.0);
+        assert!(est.service_time_measured);
+        assert!(
+            (est.service_time_s - 0.2).abs() < 0.02,
+            "S = {}",
+            est.service_time_s
+        );
     }
 }
