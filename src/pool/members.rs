@@ -169,18 +169,22 @@ impl Members {
     }
 
     /// Up to `n` scale-in victims: idle agents first, then those holding
-    /// the fewest tasks; among equals, the newest. Agents that do not
-    /// report are assumed to hold the pool's average.
+    /// the fewest tasks; among equals, one of an older template than
+    /// `template` (it would be rolled anyway), then the newest. Agents that
+    /// do not report are assumed to hold the pool's average.
+    #[allow(clippy::too_many_arguments)]
     pub fn victims(
         &self,
         containers: &[AgentContainer],
         registry: &AgentRegistry,
         average_in_flight: f64,
+        template: &str,
         now: Instant,
         fresh: Duration,
         n: usize,
     ) -> Vec<(AgentContainer, Option<u64>)> {
-        let mut candidates: Vec<(f64, i64, &AgentContainer, Option<u64>)> = containers
+        let current = |c: &AgentContainer| c.template.as_deref().is_none_or(|t| t == template);
+        let mut candidates: Vec<(f64, bool, i64, &AgentContainer, Option<u64>)> = containers
             .iter()
             .filter(|c| matches!(c.phase, Phase::Created | Phase::Running) && !self.busy(c))
             .map(|c| {
@@ -190,18 +194,19 @@ impl Members {
                     registry.fresh(&c.name, now, fresh).map(|s| s.in_flight)
                 };
                 let key = held.map_or(average_in_flight, |h| h as f64);
-                (key, -c.created, c, held)
+                (key, current(c), -c.created, c, held)
             })
             .collect();
         candidates.sort_by(|a, b| {
             a.0.total_cmp(&b.0)
                 .then(a.1.cmp(&b.1))
-                .then_with(|| a.2.name.cmp(&b.2.name))
+                .then(a.2.cmp(&b.2))
+                .then_with(|| a.3.name.cmp(&b.3.name))
         });
         candidates
             .into_iter()
             .take(n)
-            .map(|(_, _, c, held)| (c.clone(), held))
+            .map(|(_, _, _, c, held)| (c.clone(), held))
             .collect()
     }
 
@@ -221,5 +226,48 @@ impl Members {
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(name: &str, created: i64, template: &str) -> AgentContainer {
+        AgentContainer {
+            id: format!("id-{name}"),
+            name: name.into(),
+            phase: Phase::Running,
+            created,
+            template: Some(template.into()),
+            unhealthy: false,
+        }
+    }
+
+    #[test]
+    fn among_equals_an_older_template_goes_first_then_the_newest() {
+        let m = Members::default();
+        let registry = AgentRegistry::default();
+        let list = [
+            agent("old", 1, "t1"),
+            agent("new-a", 2, "t2"),
+            agent("new-b", 3, "t2"),
+        ];
+        let pick = |n| {
+            m.victims(
+                &list,
+                &registry,
+                0.0,
+                "t2",
+                Instant::now(),
+                Duration::from_secs(15),
+                n,
+            )
+            .into_iter()
+            .map(|(c, _)| c.name)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(pick(1), ["old"]);
+        assert_eq!(pick(2), ["old", "new-b"]);
     }
 }

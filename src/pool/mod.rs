@@ -408,6 +408,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 containers,
                 &self.registry,
                 average,
+                &self.spec.template.id(),
                 Instant::now(),
                 self.spec.agents.stats_timeout,
                 n,
