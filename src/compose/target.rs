@@ -144,11 +144,16 @@ impl ScaleTarget for ComposeTarget {
     async fn list(&self, _pool: &str) -> Result<Vec<AgentContainer>> {
         // One target per pool: the pool is the one it was made for.
         let all = self.containers().await?;
-        // Nothing running: what is left is the definition kept at zero (or
-        // agents that all failed, which the pool replaces just the same).
+        // Nothing running: the newest container is kept as the definition
+        // at zero. Only one: others that exited with it (agents that
+        // drained in the same second, or all failed) stay listed, so the
+        // pool removes them as it removes any exited agent.
         if let Ok(mut p) = self.parked.lock() {
-            if all.iter().all(|c| c.phase == Phase::Exited) {
-                p.extend(all.iter().map(|c| c.id.clone()));
+            if p.is_empty()
+                && all.iter().all(|c| c.phase == Phase::Exited)
+                && let Some(keep) = all.iter().max_by_key(|c| (c.created, c.name.clone()))
+            {
+                p.insert(keep.id.clone());
             }
             // A kept container that runs again (`docker-compose up` starts
             // it) is an agent like any other.

@@ -284,6 +284,41 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     let now = service_containers(&p, "agent");
     assert_eq!(now, [(format!("{p}_agent_5"), "running".to_string())]);
 
+    // Several agents that exit at once (drains finishing in the same
+    // second): only the newest is kept; the others stay listed, exited,
+    // for the pool to remove.
+    target
+        .start(template.start_request(&pool))
+        .await
+        .expect("a second replica");
+    for c in target.list(&pool).await.expect("list") {
+        docker
+            .client()
+            .stop_container(
+                &c.id,
+                Some(bollard::query_parameters::StopContainerOptions {
+                    t: Some(1),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .expect("stop outside the pool");
+    }
+    let listed = target.list(&pool).await.expect("list");
+    let names: Vec<&str> = listed.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [format!("{p}_agent_5")],
+        "the older one listed for removal, the newest kept"
+    );
+    for c in &listed {
+        target.remove(&c.id).await.expect("remove");
+    }
+    assert_eq!(
+        service_containers(&p, "agent"),
+        [(format!("{p}_agent_6"), "exited".to_string())]
+    );
+
     project.ok(&["down", "-v", "-t", "1"]);
     assert_eq!(
         project.leftovers(),
