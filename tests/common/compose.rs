@@ -112,7 +112,26 @@ impl Project {
 
     /// `docker-compose ps` rows as (name, state) for one service.
     pub fn ps(&self, service: &str) -> Vec<(String, String)> {
-        let out = self.ok(&["ps", service]);
+        // Compose v1 lists the containers, then inspects each: one that
+        // jetpool removes in between (a scale-in) fails the whole command.
+        // That race is compose's, not a finding: list again, a few times.
+        let mut attempts = 0;
+        let out = loop {
+            let out = self.run(&["ps", service]);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            attempts += 1;
+            if out.status.success() {
+                break text;
+            }
+            assert!(
+                attempts < 5 && text.contains("No such container"),
+                "docker-compose ps {service} failed:\n{text}"
+            );
+        };
         out.lines()
             .skip_while(|l| !l.starts_with("---"))
             .skip(1)
