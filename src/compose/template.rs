@@ -243,7 +243,9 @@ fn user_networks(
 /// What the holders of one [`ComposeTemplate`] share.
 #[derive(Debug)]
 struct Shared {
-    /// The current recipe; replaced when the service's config changes.
+    /// The current recipe; replaced when the service's config changes. A
+    /// watch sender for its lock-free `borrow` and `send_replace`; nobody
+    /// subscribes (the pool loop reads the id every tick).
     recipe: watch::Sender<Arc<Recipe>>,
     /// The next container number to hand out.
     next: AtomicU32,
@@ -251,7 +253,7 @@ struct Shared {
 
 /// The live template of one compose pool: the current [`Recipe`] and the
 /// replica numbering. Clones share both, so the discovery can update what
-/// the pool loop and the roller start from.
+/// the pool loop starts (and rolls) from.
 #[derive(Debug, Clone)]
 pub struct ComposeTemplate {
     shared: Arc<Shared>,
@@ -284,11 +286,6 @@ impl ComposeTemplate {
     /// Replaces the recipe (the service's config changed).
     pub fn update(&self, recipe: Recipe) {
         self.shared.recipe.send_replace(Arc::new(recipe));
-    }
-
-    /// Notified on every [`update`](Self::update).
-    pub fn subscribe(&self) -> watch::Receiver<Arc<Recipe>> {
-        self.shared.recipe.subscribe()
     }
 
     /// Makes sure new replicas are numbered above `highest` (compose may

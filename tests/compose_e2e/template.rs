@@ -236,7 +236,7 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     };
     let (runner, _status) = PoolRunner::new(spec, io, String::new());
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let roller = tokio::spawn(runner.run(async {
+    let pool_loop = tokio::spawn(runner.run(async {
         let _ = stop_rx.await;
     }));
     let expected: Vec<(String, String)> = [1, 2, 4]
@@ -250,7 +250,7 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     )
     .await;
     let _ = stop.send(());
-    roller.await.expect("pool loop stops");
+    pool_loop.await.expect("pool loop stops");
     assert_eq!(
         inspect(&format!("{p}_agent_4"))["Config"]["Labels"]["com.docker.compose.config-hash"],
         sl["com.docker.compose.config-hash"]
