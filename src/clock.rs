@@ -2,6 +2,8 @@
 //! advanced by tokio's monotonic clock, so an NTP step cannot make a
 //! stabilisation window jump, and tests with paused tokio time control it.
 
+use std::time::Duration;
+
 use jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
 
@@ -33,5 +35,37 @@ impl Clock {
 impl Default for Clock {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// `t + d`, saturating at the end of time.
+pub fn after(t: Timestamp, d: Duration) -> Timestamp {
+    SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| t.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// How long from `from` to `to`; zero when `to` is earlier.
+pub fn since(from: Timestamp, to: Timestamp) -> Duration {
+    Duration::try_from(to.duration_since(from)).unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saturates_both_ways() {
+        let t = Timestamp::UNIX_EPOCH;
+        assert_eq!(since(after(t, Duration::from_secs(3)), t), Duration::ZERO);
+        assert_eq!(
+            since(t, after(t, Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            after(Timestamp::MAX, Duration::from_secs(1)),
+            Timestamp::MAX
+        );
     }
 }

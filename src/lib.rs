@@ -43,6 +43,7 @@ pub mod http;
 pub mod load;
 pub mod nats;
 pub mod observe;
+pub mod plan;
 pub mod policy;
 pub mod pool;
 pub mod protocol;

@@ -407,6 +407,14 @@ async fn warm_standbys_are_activated_then_refilled() {
         h.agents.report(n, AgentState::Standby, 0).await;
     }
     h.source.set(Ok(stats(1000, 0)));
+    // In a pool whose agents speak the protocol, a new agent is starting
+    // until its first report.
+    let target = h.target.clone();
+    h.until("4 more started", |_| starts(&target).len() >= 6)
+        .await;
+    for n in starts(&h.target).iter().filter(|n| !warm.contains(n)) {
+        h.agents.report(n, AgentState::Ready, 0).await;
+    }
     h.until("6 working", |s| s.replaces_ready(6)).await;
     let mut activated = h.agents.commands(Command::Activate);
     activated.sort();

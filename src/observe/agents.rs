@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use jiff::Timestamp;
-use tokio::time::Instant;
 
 use crate::policy::AgentStats;
 use crate::protocol::{self, Command, Control, Reply, Stats};
@@ -18,8 +17,8 @@ use crate::protocol::{self, Command, Control, Reply, Stats};
 pub struct Seen {
     /// The report.
     pub stats: Stats,
-    /// When it was received.
-    pub at: Instant,
+    /// When it was received, by the pool's clock.
+    pub at: Timestamp,
 }
 
 /// What a pool knows about its agents from their reports.
@@ -36,7 +35,7 @@ pub struct AgentRegistry {
 
 impl AgentRegistry {
     /// Records a report.
-    pub fn record(&mut self, stats: Stats, at: Instant) {
+    pub fn record(&mut self, stats: Stats, at: Timestamp) {
         let total = stats.completed + stats.failed;
         match self.baseline.insert(stats.id.clone(), total) {
             // A counter that went down belongs to a restarted agent that
@@ -63,10 +62,10 @@ impl AgentRegistry {
     }
 
     /// The latest report of `id` if it is younger than `within`.
-    pub fn fresh(&self, id: &str, now: Instant, within: Duration) -> Option<&Stats> {
+    pub fn fresh(&self, id: &str, now: Timestamp, within: Duration) -> Option<&Stats> {
         self.agents
             .get(id)
-            .filter(|s| now.saturating_duration_since(s.at) <= within)
+            .filter(|s| crate::clock::since(s.at, now) <= within)
             .map(|s| &s.stats)
     }
 
@@ -76,9 +75,10 @@ impl AgentRegistry {
         self.baseline.remove(id);
     }
 
-    /// Agent ids with a report, for clean-up of those no longer listed.
-    pub fn ids(&self) -> Vec<String> {
-        self.agents.keys().cloned().collect()
+    /// Forgets every agent for which `keep` is false (containers gone).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.agents.retain(|id, _| keep(id));
+        self.baseline.retain(|id, _| keep(id));
     }
 
     /// Sums the reports of the agents named in `working`, and takes the
@@ -88,13 +88,12 @@ impl AgentRegistry {
     pub fn aggregate<'a>(
         &mut self,
         working: impl IntoIterator<Item = &'a str>,
-        now: Instant,
+        now: Timestamp,
         within: Duration,
-        at: Timestamp,
     ) -> Option<AgentStats> {
         let delta = std::mem::take(&mut self.completed_delta);
         let mut sum = AgentStats {
-            at,
+            at: now,
             completed_delta: delta,
             ..Default::default()
         };
@@ -175,6 +174,7 @@ impl AgentControl for NatsControl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::after;
     use crate::protocol::AgentState;
 
     fn report(id: &str, in_flight: u64, completed: u64) -> Stats {
@@ -190,53 +190,26 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn aggregates_only_when_every_agent_reports() {
+    #[test]
+    fn aggregates_only_when_every_agent_reports() {
         let mut r = AgentRegistry::default();
-        let now = Instant::now();
+        let now = Timestamp::UNIX_EPOCH;
+        let within = Duration::from_secs(5);
         r.record(report("a", 2, 10), now);
         r.record(report("a", 3, 15), now);
         r.record(report("b", 1, 0), now);
-        let s = r
-            .aggregate(
-                ["a", "b"],
-                now,
-                Duration::from_secs(5),
-                Timestamp::UNIX_EPOCH,
-            )
-            .unwrap();
+        let s = r.aggregate(["a", "b"], now, within).unwrap();
         assert_eq!(
             (s.reporting, s.in_flight, s.capacity, s.completed_delta),
             (2, 4, 8, 5)
         );
         // The delta was taken.
-        let s = r
-            .aggregate(
-                ["a", "b"],
-                now,
-                Duration::from_secs(5),
-                Timestamp::UNIX_EPOCH,
-            )
-            .unwrap();
+        let s = r.aggregate(["a", "b"], now, within).unwrap();
         assert_eq!(s.completed_delta, 0);
+        assert!(r.aggregate(["a", "c"], now, within).is_none());
+        let later = after(now, Duration::from_secs(10));
         assert!(
-            r.aggregate(
-                ["a", "c"],
-                now,
-                Duration::from_secs(5),
-                Timestamp::UNIX_EPOCH
-            )
-            .is_none()
-        );
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert!(
-            r.aggregate(
-                ["a"],
-                Instant::now(),
-                Duration::from_secs(5),
-                Timestamp::UNIX_EPOCH
-            )
-            .is_none(),
+            r.aggregate(["a"], later, within).is_none(),
             "stale reports do not count"
         );
     }

@@ -125,4 +125,6 @@ impl MetricsSource for JetStreamSource {
 }
 
 pub mod agents;
+pub mod build;
 pub use agents::{AgentControl, AgentRegistry, NatsControl};
+pub use build::{Tick, observation};

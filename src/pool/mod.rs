@@ -1,22 +1,16 @@
-//! One pool's control loop: observe the consumer and the agents, decide,
-//! reconcile the containers. One task owns all of a pool's state; `/status`
-//! and the metrics get snapshots, never references.
+//! One pool's loop. Each tick it observes (the consumer, the containers,
+//! the agents' reports), calls the two pure cores — [`decide`] for how
+//! many agents, [`plan`] for what to do about it — runs the actions as
+//! background operations, and folds their outcomes back into the roster.
+//! It owns all of its pool's state; `/status` and the metrics get
+//! snapshots, never references.
 //!
-//! Scale-in is a drain: the least busy agents are asked (over the agent
-//! protocol) to stop fetching and finish what they hold; they count as
-//! leaving and are stopped only once they exit, or when the drain deadline
-//! passes. Agents that do not speak the protocol get `docker stop`. When
-//! demand returns during a drain, the drain is cancelled before any new
-//! container is started; warm standbys are activated next.
-//!
-//! Rolling is the same path: an agent made from an older template (a
-//! compose service's configuration changed, or a policy file's container
-//! table did across a restart) is drained like a scale-in victim, one at a
-//! time, and the loop's own decision starts its replacement from the
-//! current template. One owner starts and stops the pool's containers.
+//! The loop never waits on Docker or an agent inline: a slow `docker stop`
+//! must not delay the next decision. The tick is the safety net; the
+//! engine's events (a container died) wake it at once.
 
+mod events;
 mod factory;
-mod members;
 mod ops;
 mod status;
 
@@ -24,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
@@ -35,12 +29,11 @@ pub use status::{AgentView, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::config::PoolSpec;
-use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
-use crate::observe::{AgentControl, AgentRegistry, MetricsSource, ObserveError};
-use crate::policy::{ConsumerStats, Decision, Observation, PoolState, decide};
+use crate::docker::{ScaleTarget, TargetEvent};
+use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource, ObserveError};
+use crate::plan::{self, Action, Outcome, Roster};
+use crate::policy::{ConsumerStats, Decision, PoolState, decide};
 use crate::telemetry;
-use members::Members;
-use ops::{Backoff, Op};
 
 /// The three edges a pool loop talks to.
 pub struct PoolIo<S, T, A> {
@@ -52,43 +45,56 @@ pub struct PoolIo<S, T, A> {
     pub agents: Arc<A>,
 }
 
-/// One pool's loop and everything it owns.
-pub struct PoolRunner<S, T, A> {
-    /// The pool's validated configuration.
-    spec: Arc<PoolSpec>,
-    /// The edges.
-    io: PoolIo<S, T, A>,
-    /// `NATS_URL` given to agents.
+/// What a loop is told besides its spec, set once when it is built.
+#[derive(Default)]
+struct Options {
+    /// `NATS_URL` given to agents whose template names none.
     agent_nats_url: String,
-    /// Monotonic wall-clock time.
-    clock: Clock,
-    /// The decision core's memory.
-    state: PoolState,
-    /// The most recent successful consumer read.
-    latest: Option<ConsumerStats>,
-    /// The last read failure's reason label, to log on change only.
-    failing: Option<&'static str>,
-    /// Transitions in flight and warm standbys.
-    members: Members,
-    /// The agents' own reports.
-    registry: AgentRegistry,
-    /// Container and protocol operations in flight.
-    ops: JoinSet<Op>,
-    /// Start back-off (failed starts, crash loops).
-    backoff: Backoff,
-    /// The last decision, to log changes only.
-    last: Option<Decision>,
-    /// Measured start time of the latest agent, not yet handed to decide.
-    cold_start_sample: Option<f64>,
-    /// Where snapshots are published.
-    status: watch::Sender<PoolStatus>,
     /// The global agent budget, when one is set.
     budget: Option<BudgetClient>,
     /// Whether containers are only simulated (`--dry-run`), for the logs.
     dry_run: bool,
-    /// When this loop was made: until `stats_timeout` has passed, an agent
-    /// that has not reported yet may still speak the protocol.
-    up_since: Instant,
+    /// Every action the loop runs, for tests and tools that replay it.
+    tap: Option<mpsc::UnboundedSender<Action>>,
+    /// New specs for this pool (a policy file or compose labels changed).
+    updates: Option<watch::Receiver<Arc<PoolSpec>>>,
+}
+
+/// The last consumer read.
+#[derive(Debug, Default)]
+struct Consumer {
+    /// The most recent successful read.
+    latest: Option<ConsumerStats>,
+    /// The latest failure's reason label, to log on change only.
+    failing: Option<&'static str>,
+}
+
+/// One pool's loop and everything it owns.
+pub struct PoolRunner<S, T, A> {
+    /// The pool's validated configuration, replaced in place on updates.
+    spec: Arc<PoolSpec>,
+    /// The edges.
+    io: PoolIo<S, T, A>,
+    /// Monotonic wall-clock time: the one clock of the tick.
+    clock: Clock,
+    /// The decision core's memory.
+    state: PoolState,
+    /// Who is what.
+    roster: Roster,
+    /// The agents' own reports.
+    reports: AgentRegistry,
+    /// The consumer's numbers.
+    consumer: Consumer,
+    /// Operations in flight.
+    ops: JoinSet<Outcome>,
+    /// The last decision, to log changes only.
+    last: Option<Decision>,
+    /// Cold starts measured since the last decision: sum and count.
+    cold_starts: (f64, u32),
+    /// Where snapshots are published.
+    status: watch::Sender<PoolStatus>,
+    /// Settings fixed at build time.
+    options: Options,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -100,25 +106,23 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         agent_nats_url: String,
     ) -> (Self, watch::Receiver<PoolStatus>) {
         let (tx, rx) = watch::channel(PoolStatus::new(&spec));
-        let backoff = Backoff::new(spec.agents.max_backoff);
+        let clock = Clock::new();
         let runner = PoolRunner {
+            roster: Roster::new(clock.now(), spec.agents.max_backoff),
             spec: Arc::new(spec),
             io,
-            agent_nats_url,
-            clock: Clock::new(),
+            clock,
             state: PoolState::default(),
-            latest: None,
-            failing: None,
-            members: Members::default(),
-            registry: AgentRegistry::default(),
+            reports: AgentRegistry::default(),
+            consumer: Consumer::default(),
             ops: JoinSet::new(),
-            backoff,
             last: None,
-            cold_start_sample: None,
+            cold_starts: (0.0, 0),
             status: tx,
-            budget: None,
-            dry_run: false,
-            up_since: Instant::now(),
+            options: Options {
+                agent_nats_url,
+                ..Options::default()
+            },
         };
         (runner, rx)
     }
@@ -126,24 +130,39 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// Marks the loop as a dry run (its target is virtual), so its log
     /// lines say so.
     pub fn dry_run(mut self, yes: bool) -> Self {
-        self.dry_run = yes;
+        self.options.dry_run = yes;
         self
     }
 
     /// Shares the global agent budget with the other pools.
     pub fn with_budget(mut self, budget: BudgetClient) -> Self {
-        self.budget = Some(budget);
+        self.options.budget = Some(budget);
         self
     }
 
-    /// Runs until `shutdown` resolves. Agents are left running: stopping
-    /// the autoscaler must not stop the work.
+    /// Sends every action the loop runs to `tap`, in order.
+    pub fn with_tap(mut self, tap: mpsc::UnboundedSender<Action>) -> Self {
+        self.options.tap = Some(tap);
+        self
+    }
+
+    /// Follows `updates`: each new spec replaces the loop's in place, so
+    /// its estimates, windows, history and roster are kept.
+    pub fn with_updates(mut self, updates: watch::Receiver<Arc<PoolSpec>>) -> Self {
+        self.options.updates = Some(updates);
+        self
+    }
+
+    /// Runs until `shutdown` resolves, then waits (a bounded time) for the
+    /// operations in flight. Agents are left running: stopping the
+    /// autoscaler must not stop the work.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let name = self.spec.name.clone();
         let mut ticker = tokio::time::interval(self.spec.policy.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stats = self.io.agents.stats(&name).await;
         let mut events = self.io.target.events(&name);
+        let mut updates = self.options.updates.take();
         tokio::pin!(shutdown);
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
@@ -151,7 +170,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = ticker.tick() => self.tick().await,
-                Some(report) = stats.next() => self.registry.record(report, Instant::now()),
+                Some(report) = stats.next() => self.reports.record(report, self.clock.now()),
                 Some(event) = events.next() => {
                     match &event {
                         TargetEvent::Died { name: agent } => debug!(pool = %name, agent = %agent, "container died"),
@@ -162,20 +181,26 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     ticker.reset_immediately();
                 }
                 Some(done) = self.ops.join_next(), if !self.ops.is_empty() => match done {
-                    Ok(op) => self.finish(op),
+                    Ok(outcome) => self.finish(outcome),
                     Err(e) => error!(pool = %name, error = %e, "pool operation panicked"),
                 },
+                Some(spec) = next_update(&mut updates) => {
+                    if self.update(spec) {
+                        ticker = tokio::time::interval(self.spec.policy.interval);
+                        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    }
+                }
             }
         }
-        info!(pool = %name, "pool loop stopped; agents left running");
+        self.wind_down().await;
     }
 
-    /// One observe-decide-act step.
+    /// One observe-decide-plan-act step.
     async fn tick(&mut self) {
         let began = Instant::now();
         let name = self.spec.name.clone();
         let failure = self.read_consumer().await;
-        let containers = match self.io.target.list(&name).await {
+        let listed = match self.io.target.list(&name).await {
             Ok(c) => c,
             Err(e) => {
                 telemetry::docker_error(&name, "list");
@@ -187,58 +212,53 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 return;
             }
         };
-        self.members.retain_listed(&containers, &mut self.registry);
-        self.members.adopt_standbys(&containers, &self.registry);
-        self.reap_exited(&containers);
-        // An agent started after the latest failure that outlived the
-        // crash window proves the template works: no more back-off.
-        let window = self.spec.agents.crash_window;
-        if let Some(failed) = self.backoff.last_failure()
-            && self
-                .members
-                .started_at
-                .values()
-                .any(|t| *t > failed && t.elapsed() >= window)
-        {
-            self.backoff.reset();
-        }
-        self.heal(&containers);
-        self.enforce_drain_deadlines(&containers);
-        self.roll(&containers);
-
-        let replicas = self.members.replicas(&containers);
-        let now = Instant::now();
-        let fresh_within = self.spec.agents.stats_timeout;
-        let working: Vec<&str> = containers
-            .iter()
-            .filter(|c| c.phase == Phase::Running && !self.members.busy(c))
-            .map(|c| c.name.as_str())
-            .collect();
-        let at = self.clock.now();
-        let agents = self.registry.aggregate(working, now, fresh_within, at);
-        let obs = Observation {
-            consumer: self.latest,
+        let now = self.clock.now();
+        let roster = &self.roster;
+        self.reports
+            .retain(|agent| roster.is_pending(agent) || listed.iter().any(|c| c.name == agent));
+        let synced = self
+            .roster
+            .sync(&listed, &self.reports, &self.spec.agents, now);
+        self.emit(synced);
+        let cold = std::mem::take(&mut self.cold_starts);
+        let tick = observe::Tick {
+            consumer: self.consumer.latest,
             failure,
-            agents,
-            replicas,
-            cold_start_s: self.cold_start_sample.take(),
-            budget: self.budget.as_ref().and_then(|b| b.grant(&name)),
+            replicas: self.roster.replicas(&listed),
+            cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
+            budget: self.options.budget.as_ref().and_then(|b| b.grant(&name)),
         };
-        let d = decide(&self.spec.policy, &mut self.state, &obs, at);
-        if let Some(b) = &self.budget {
+        let fresh_within = self.spec.agents.stats_timeout;
+        let working = self.roster.working(&listed);
+        let obs = observe::observation(tick, &mut self.reports, working, fresh_within, now);
+        let d = decide(&self.spec.policy, &mut self.state, &obs, now);
+        if let Some(b) = &self.options.budget {
             b.request(&name, self.spec.policy.priority, &d);
         }
         telemetry::decision_latency(&name, began.elapsed().as_secs_f64());
         let prev_limit = self.last.as_ref().map(|l| l.limit.as_str());
-        telemetry::record_decision(&name, &d, &replicas, obs.consumer.as_ref(), prev_limit);
+        telemetry::record_decision(&name, &d, &obs.replicas, obs.consumer.as_ref(), prev_limit);
         self.log_decision(&d);
-        self.act(&d, &containers);
-        self.refill_warm(&replicas);
-        let backoff_s = self.backoff.remaining().as_secs_f64();
+        let template = self.spec.template.id();
+        let actions = plan::plan(&plan::Input {
+            decision: &d,
+            roster: &self.roster,
+            listed: &listed,
+            reports: &self.reports,
+            agents: &self.spec.agents,
+            template: &template,
+            nats_ok: self.consumer.failing.is_none(),
+            ack_pending: self.consumer.latest.map(|c| c.ack_pending),
+            now,
+        });
+        self.act(actions, now);
+        let backoff_s = self.roster.backoff.remaining(now).as_secs_f64();
         telemetry::start_backoff(&name, backoff_s);
         let fresh = obs.failure.is_none()
             && d.staleness_s <= self.spec.policy.scaling.stale_after.as_secs_f64();
-        let views = self.members.views(&containers, &self.registry);
+        let views = status::views(&self.roster, &listed, &self.reports);
+        let replicas = self.roster.replicas(&listed);
+        let start_error = self.roster.last_start_error.clone();
         self.status.send_modify(|s| {
             s.observation = obs.consumer;
             s.failure = obs.failure.clone();
@@ -246,7 +266,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             s.replicas = replicas;
             s.agents = views;
             s.start_backoff_s = backoff_s;
-            s.updated_at = Some(at);
+            s.last_start_error = start_error.map(|(at, e)| status::StartError { at, error: e });
+            s.updated_at = Some(now);
             s.fresh = fresh;
         });
         self.last = Some(d);
@@ -259,105 +280,82 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         match self.io.source.read().await {
             Ok(mut stats) => {
                 stats.at = self.clock.now();
-                self.latest = Some(stats);
-                if self.failing.take().is_some() {
+                self.consumer.latest = Some(stats);
+                if self.consumer.failing.take().is_some() {
                     info!(pool = %name, "consumer metrics recovered");
                 }
                 None
             }
             Err(e) => {
                 telemetry::observe_error(name, e.reason());
-                if self.failing != Some(e.reason()) {
+                if self.consumer.failing != Some(e.reason()) {
                     log_observe_error(name, &e);
-                    self.failing = Some(e.reason());
+                    self.consumer.failing = Some(e.reason());
                 }
                 Some(e.to_string())
             }
         }
     }
 
-    /// Handles containers that exited: a finished drain is removed; one
-    /// that exited on its own is removed, counted, and (if it died soon
-    /// after its start) backs off further starts.
-    fn reap_exited(&mut self, containers: &[AgentContainer]) {
-        for c in containers.iter().filter(|c| c.phase == Phase::Exited) {
-            if self.members.stopping.contains(&c.id) || self.members.starting.contains_key(&c.name)
-            {
-                continue;
+    /// Runs the planned actions: each is recorded in the roster, then run
+    /// in the background.
+    fn act(&mut self, actions: Vec<Action>, now: jiff::Timestamp) {
+        let name = &self.spec.name;
+        for up in [true, false] {
+            let sign = if up { 1 } else { -1 };
+            if actions.iter().any(|a| a.direction() == sign) {
+                telemetry::scale_event(name, up);
             }
-            if let Some(d) = self.members.draining.remove(&c.id) {
-                info!(pool = %self.spec.name, agent = %d.name, held = d.held, "agent drained and exited");
-                telemetry::drain_outcome(&self.spec.name, "drained");
-            } else {
-                let crashed = self
-                    .members
-                    .started_at
-                    .get(&c.name)
-                    .is_some_and(|t| t.elapsed() < self.spec.agents.crash_window);
-                telemetry::agent_replaced(&self.spec.name, "exited");
-                if crashed {
-                    let delay = self.backoff.fail();
-                    error!(pool = %self.spec.name, agent = %c.name, crashes = self.backoff.failures(), next_start_in = ?delay,
-                           "agent exited within {:?} of its start: the template is crash-looping; backing off",
-                           self.spec.agents.crash_window);
-                } else {
-                    warn!(pool = %self.spec.name, agent = %c.name, "agent exited on its own; replacing it");
-                }
+        }
+        if self.last.as_ref().is_some_and(|d| d.desired > d.current)
+            && self.roster.backoff.blocked(now)
+        {
+            debug!(pool = %name, "start back-off in effect");
+        }
+        for a in actions {
+            if let Some(tap) = &self.options.tap {
+                let _ = tap.send(a.clone());
             }
-            self.spawn_remove(c);
+            self.spawn(a, now);
         }
     }
 
-    /// Replaces running agents that Docker reports unhealthy, or that
-    /// reported stats and then went silent (only while jetpool's own NATS
-    /// connection works: otherwise every agent would look silent).
-    fn heal(&mut self, containers: &[AgentContainer]) {
-        let now = Instant::now();
-        let nats_ok = self.failing.is_none();
-        for c in containers {
-            if c.phase != Phase::Running || self.members.stopping.contains(&c.id) {
-                continue;
+    /// Applies the outcome of a background operation.
+    fn finish(&mut self, outcome: Outcome) {
+        let now = self.clock.now();
+        if let Some((id, Some(reply))) = outcome.reply()
+            && let Some(m) = self.roster.get(id.as_str())
+        {
+            // So a report from before the command does not undo it until
+            // the agent's next report.
+            self.reports.note_state(&m.name, reply.state);
+        }
+        let (events, then) = self.roster.fold(outcome, &self.spec.agents, now);
+        self.emit(events);
+        for a in then {
+            if let Some(tap) = &self.options.tap {
+                let _ = tap.send(a.clone());
             }
-            let silent = nats_ok
-                && !self.members.starting.contains_key(&c.name)
-                && self.registry.get(&c.name).is_some_and(|s| {
-                    now.saturating_duration_since(s.at) > self.spec.agents.stats_timeout
-                });
-            let reason = if c.unhealthy {
-                "unhealthy"
-            } else if silent {
-                "silent"
-            } else {
-                continue;
-            };
-            warn!(pool = %self.spec.name, agent = %c.name, reason, "replacing agent");
-            telemetry::agent_replaced(&self.spec.name, reason);
-            self.members.draining.remove(&c.id);
-            self.members.standby.remove(&c.name);
-            self.spawn_stop(c.clone());
+            self.run_op(a);
         }
     }
 
-    /// Stops drains that outlived their deadline.
-    fn enforce_drain_deadlines(&mut self, containers: &[AgentContainer]) {
-        let now = Instant::now();
-        let overdue: Vec<AgentContainer> = containers
-            .iter()
-            .filter(|c| {
-                self.members
-                    .draining
-                    .get(&c.id)
-                    .is_some_and(|d| now >= d.deadline)
-                    && !self.members.stopping.contains(&c.id)
-            })
-            .cloned()
-            .collect();
-        for c in overdue {
-            warn!(pool = %self.spec.name, agent = %c.name, "drain deadline passed; stopping the agent");
-            telemetry::drain_outcome(&self.spec.name, "deadline");
-            self.members.draining.remove(&c.id);
-            self.spawn_stop(c);
-        }
+    /// Takes a new spec in place. Returns true when the tick interval
+    /// changed (the caller restarts its ticker).
+    fn update(&mut self, spec: Arc<PoolSpec>) -> bool {
+        let old = &self.spec;
+        let interval_changed = old.policy.interval != spec.policy.interval;
+        info!(pool = %spec.name, min = spec.policy.min, max = spec.policy.max,
+              paused = spec.policy.paused, pinned = ?spec.policy.pinned,
+              template_changed = old.template.id() != spec.template.id(),
+              "pool settings updated in place");
+        self.roster.backoff.set_max(spec.agents.max_backoff);
+        self.status.send_modify(|s| {
+            s.min = spec.policy.min;
+            s.max = spec.policy.max;
+        });
+        self.spec = spec;
+        interval_changed
     }
 
     fn log_decision(&self, d: &Decision) {
@@ -366,7 +364,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             .as_ref()
             .is_none_or(|l| l.desired != d.desired || l.limit != d.limit);
         let e = &d.estimates;
-        let (pending, ack_pending) = self.latest.map_or((0, 0), |c| (c.pending, c.ack_pending));
+        let (pending, ack_pending) = self
+            .consumer
+            .latest
+            .map_or((0, 0), |c| (c.pending, c.ack_pending));
         if changed {
             // One line per change, with every input the reason refers to,
             // so a log pipeline can replay why the pool moved.
@@ -374,174 +375,27 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                   demand = d.demand, min = d.min, max = d.max, limit = d.limit.as_str(),
                   pending, ack_pending, arrival_rate = e.arrival_rate, forecast_rate = e.forecast_rate,
                   service_time_s = e.service_time_s, per_agent_rate = e.per_agent_rate,
-                  staleness_s = d.staleness_s, dry_run = self.dry_run, reason = %d.reason, "decision");
+                  staleness_s = d.staleness_s, dry_run = self.options.dry_run, reason = %d.reason, "decision");
         } else {
             debug!(pool = %self.spec.name, desired = d.desired, current = d.current, reason = %d.reason, "decision");
         }
     }
+}
 
-    /// Moves toward `d.desired`: out by cancelling drains, then activating
-    /// standbys, then starting containers; in by draining the least busy.
-    fn act(&mut self, d: &Decision, containers: &[AgentContainer]) {
-        let current = d.current;
-        if d.desired > current {
-            let mut need = d.desired - current;
-            telemetry::scale_event(&self.spec.name, true);
-            need -= self.resume_drains(containers, need);
-            need -= self.activate_standbys(need);
-            if need == 0 {
-                return;
+/// The next spec from `updates`, or never when there is no channel (or
+/// its sender is gone).
+async fn next_update(
+    updates: &mut Option<watch::Receiver<Arc<PoolSpec>>>,
+) -> Option<Arc<PoolSpec>> {
+    match updates {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => {
+                *updates = None;
+                std::future::pending().await
             }
-            if self.backoff.blocked() {
-                debug!(pool = %self.spec.name, "start back-off in effect");
-                return;
-            }
-            for _ in 0..need {
-                self.spawn_start(false);
-            }
-        } else if d.desired < current {
-            let n = (current - d.desired) as usize;
-            let average = self
-                .latest
-                .map_or(0.0, |c| c.ack_pending as f64 / f64::from(current.max(1)));
-            let victims = self.members.victims(
-                containers,
-                &self.registry,
-                average,
-                &self.spec.template.id(),
-                Instant::now(),
-                self.spec.agents.stats_timeout,
-                n,
-            );
-            if victims.is_empty() {
-                return;
-            }
-            telemetry::scale_event(&self.spec.name, false);
-            for (c, held) in victims {
-                self.retire(c, held.unwrap_or(0));
-            }
-        }
-    }
-
-    /// Takes an agent out of service: a drain when it speaks the protocol
-    /// (and drains are on), else `docker stop`.
-    fn retire(&mut self, c: AgentContainer, held: u64) {
-        let speaks = self.registry.get(&c.name).is_some();
-        if self.spec.agents.drain && speaks && c.phase == Phase::Running {
-            self.spawn_drain(c, held);
-        } else {
-            self.spawn_stop(c);
-        }
-    }
-
-    /// Retires one agent made from an older template, when no other roll,
-    /// start or back-off is in progress: the pool then counts one agent
-    /// fewer and its next decision starts the replacement from the current
-    /// template, so capacity dips by at most one agent at a time. A warm
-    /// standby of an older template is simply stopped and refilled.
-    fn roll(&mut self, containers: &[AgentContainer]) {
-        if self.members.rolling.is_some()
-            || !self.members.starting.is_empty()
-            || self.backoff.blocked()
-        {
-            return;
-        }
-        let current = self.spec.template.id();
-        // Right after a restart an agent's first report may not be in yet:
-        // wait for it (or for `stats_timeout`) so a protocol speaker is
-        // drained, not stopped.
-        let settled = self.up_since.elapsed() >= self.spec.agents.stats_timeout;
-        let outdated = |c: &&AgentContainer| {
-            c.phase == Phase::Running
-                && c.template.as_deref().is_some_and(|t| t != current)
-                && (settled || self.registry.get(&c.name).is_some())
-        };
-        let standby = containers.iter().filter(outdated).find(|c| {
-            self.members.standby.contains(&c.name)
-                && !self.members.activating.contains(&c.name)
-                && !self.members.stopping.contains(&c.id)
-        });
-        let old = match standby {
-            Some(c) => Some(c),
-            None => containers
-                .iter()
-                .filter(outdated)
-                .filter(|c| !self.members.busy(c))
-                .min_by_key(|c| (c.created, c.name.clone())),
-        };
-        let Some(old) = old.cloned() else { return };
-        info!(pool = %self.spec.name, agent = %old.name, from = old.template.as_deref().unwrap_or("-"),
-              to = %current, "rolling an agent to the pool's current template");
-        telemetry::replica_rolled(&self.spec.name);
-        self.members.rolling = Some(old.id.clone());
-        if self.members.standby.remove(&old.name) {
-            self.spawn_stop(old);
-        } else {
-            let held = self
-                .registry
-                .get(&old.name)
-                .map_or(0, |s| s.stats.in_flight);
-            self.retire(old, held);
-        }
-    }
-
-    /// Cancels up to `need` drains; returns how many were asked.
-    fn resume_drains(&mut self, containers: &[AgentContainer], need: u32) -> u32 {
-        // The agents holding the most work are the furthest from exiting.
-        let mut draining: Vec<(String, String, u64)> = containers
-            .iter()
-            .filter(|c| c.phase == Phase::Running && !self.members.stopping.contains(&c.id))
-            // A rolled-out agent runs an old template: replace it, not resume it.
-            .filter(|c| self.members.rolling.as_ref() != Some(&c.id))
-            .filter_map(|c| {
-                self.members
-                    .draining
-                    .get(&c.id)
-                    .map(|d| (c.id.clone(), d.name.clone(), d.held))
-            })
-            .collect();
-        draining.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
-        let mut asked = 0;
-        for (id, name, _) in draining.into_iter().take(need as usize) {
-            if let Some(d) = self.members.draining.remove(&id) {
-                self.members.resuming.insert(id.clone());
-                self.spawn_control_resume(id, name, d);
-                asked += 1;
-            }
-        }
-        asked
-    }
-
-    /// Activates up to `need` standbys; returns how many were asked.
-    fn activate_standbys(&mut self, need: u32) -> u32 {
-        let mut ready: Vec<String> = self
-            .members
-            .standby
-            .iter()
-            .filter(|n| {
-                !self.members.starting.contains_key(*n) && !self.members.activating.contains(*n)
-            })
-            .cloned()
-            .collect();
-        ready.sort();
-        let mut asked = 0;
-        for name in ready.into_iter().take(need as usize) {
-            self.members.activating.insert(name.clone());
-            self.spawn_activate(name);
-            asked += 1;
-        }
-        asked
-    }
-
-    /// Keeps `warm` standbys started (never during a crash-loop back-off).
-    fn refill_warm(&mut self, replicas: &crate::policy::Replicas) {
-        let want = self.spec.agents.warm;
-        let have = replicas.standby;
-        if have < want && !self.backoff.blocked() {
-            for _ in 0..(want - have) {
-                self.spawn_start(true);
-            }
-        }
+        },
+        None => std::future::pending().await,
     }
 }
 
@@ -559,3 +413,6 @@ fn log_observe_error(pool: &str, e: &ObserveError) {
 /// How long a control request may take before the agent counts as not
 /// speaking the protocol.
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long shutdown waits for operations in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

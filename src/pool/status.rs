@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 
 use crate::config::PoolSpec;
+use crate::observe::AgentRegistry;
+use crate::plan::{Listed, Role, Roster};
 use crate::policy::{ConsumerStats, Decision, Replicas};
 use crate::protocol::AgentState;
 
@@ -11,7 +13,9 @@ use crate::protocol::AgentState;
 pub struct AgentView {
     /// Container name (the agent id).
     pub name: String,
-    /// jetpool's view: ready, starting, standby, activating, draining, stopping.
+    /// jetpool's view: starting, ready, standby, activating, draining,
+    /// rolling, resuming, stopping, gone; `exited` for a container that
+    /// exited and is about to be removed.
     pub role: &'static str,
     /// The agent's own last report, if it speaks the protocol.
     pub state: Option<AgentState>,
@@ -44,6 +48,8 @@ pub struct PoolStatus {
     pub agents: Vec<AgentView>,
     /// Seconds until the next start is allowed (crash-loop back-off).
     pub start_backoff_s: f64,
+    /// The last failed start, with the engine's reason.
+    pub last_start_error: Option<StartError>,
     /// When this snapshot was taken.
     pub updated_at: Option<Timestamp>,
     /// Whether the metrics were fresh at the last tick.
@@ -65,8 +71,43 @@ impl PoolStatus {
             replicas: Replicas::default(),
             agents: Vec::new(),
             start_backoff_s: 0.0,
+            last_start_error: None,
             updated_at: None,
             fresh: false,
         }
     }
+}
+
+/// A start that failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StartError {
+    /// When.
+    pub at: Timestamp,
+    /// The engine's reason.
+    pub error: String,
+}
+
+/// Every listed container with its role and last report, by name.
+pub fn views(roster: &Roster, listed: &[Listed], reports: &AgentRegistry) -> Vec<AgentView> {
+    let mut v: Vec<AgentView> = listed
+        .iter()
+        .map(|c| {
+            let seen = reports.get(&c.name);
+            let role = match roster.get(c.id.as_str()).map(|m| m.role) {
+                Some(r @ (Role::Stopping { .. } | Role::Gone)) => r.as_str(),
+                _ if c.phase == crate::plan::Phase::Exited => "exited",
+                Some(r) => r.as_str(),
+                None if roster.is_pending(&c.name) => "starting",
+                None => "unknown",
+            };
+            AgentView {
+                name: c.name.clone(),
+                role,
+                state: seen.map(|s| s.stats.state),
+                in_flight: seen.map(|s| s.stats.in_flight),
+            }
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
 }

@@ -1,0 +1,251 @@
+//! The pure planner: what to do to a pool's containers, as values.
+//!
+//! [`plan`] is the act side's twin of [`decide`](crate::policy::decide):
+//! from the decision, the [`Roster`] (who is what), the engine's listing,
+//! the agents' reports and `now`, it returns the [`Action`]s that move the
+//! pool toward the desired count and keep it healthy. It performs no I/O
+//! and reads no clock. The live loop runs the actions as background
+//! operations and folds their [`Outcome`]s back into the roster; the
+//! simulator runs the very same function, so what it measures is the code
+//! that runs.
+//!
+//! The steps, in order, each seeing the previous ones' actions:
+//! 1. **reap**: remove exited containers (a finished drain, a crash, an
+//!    exit on its own);
+//! 2. **heal**: replace agents Docker reports unhealthy, or that reported
+//!    and then went silent;
+//! 3. **deadlines**: stop drains that outlived `drain_timeout`;
+//! 4. **roll**: retire one agent of an older template at a time;
+//! 5. **scale**: toward `desired`, out by resuming drains, then activating
+//!    standbys, then starting; in by draining the least busy
+//!    ([`victims`]);
+//! 6. **warm**: keep `warm` standbys started.
+
+mod backoff;
+mod outcome;
+pub mod roster;
+mod steps;
+pub mod victims;
+
+use std::borrow::Borrow;
+use std::fmt;
+
+use jiff::Timestamp;
+
+pub use outcome::{Event, Outcome, ReplaceReason};
+pub use roster::{Backoff, Drain, Member, Pending, Role, Roster};
+
+use crate::config::AgentsSpec;
+use crate::observe::AgentRegistry;
+use crate::policy::Decision;
+
+/// A container as the engine lists it.
+pub use crate::docker::AgentContainer as Listed;
+/// A container's lifecycle phase as the engine reports it.
+pub use crate::docker::Phase;
+
+/// A container's id, as the engine gave it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    /// The id of a listed container.
+    pub fn of(c: &Listed) -> Self {
+        ContainerId(c.id.clone())
+    }
+
+    /// The id as the engine spells it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ContainerId {
+    fn from(s: String) -> Self {
+        ContainerId(s)
+    }
+}
+
+impl From<&str> for ContainerId {
+    fn from(s: &str) -> Self {
+        ContainerId(s.to_string())
+    }
+}
+
+impl Borrow<str> for ContainerId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an agent is drained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainCause {
+    /// The pool needs fewer agents.
+    ScaleIn,
+    /// It runs an older template.
+    Roll,
+}
+
+/// Why a container is stopped (the stop signal, then SIGKILL after the
+/// stop timeout) and removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    /// A scale-in victim that cannot be drained (it does not speak the
+    /// protocol, drains are off, or it has not started yet).
+    ScaleIn,
+    /// It runs an older template and cannot be drained (or is a standby).
+    Roll,
+    /// Docker's healthcheck reports it unhealthy.
+    Unhealthy,
+    /// It reported and then went silent for `stats_timeout`.
+    Silent,
+    /// Its drain outlived `drain_timeout`.
+    DrainDeadline,
+    /// It did not acknowledge a drain request.
+    DrainRefused,
+    /// An exited container is being removed.
+    Remove(RemoveCause),
+}
+
+/// Why an exited container is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoveCause {
+    /// A drained agent exited, as the protocol says it does.
+    Drained,
+    /// It exited on its own.
+    Exited,
+    /// It exited within the crash window of its start: the template may be
+    /// crash-looping, starts back off.
+    Crashed,
+    /// Its exit was counted already; an earlier removal failed.
+    Leftover,
+}
+
+/// One thing to do to a pool's containers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create and start one agent from the pool's template.
+    Start {
+        /// As a warm standby (connected, not fetching).
+        standby: bool,
+    },
+    /// Ask a standby to start fetching.
+    Activate {
+        /// The container.
+        id: ContainerId,
+        /// Its name (the agent id).
+        name: String,
+    },
+    /// Ask an agent to stop fetching, finish what it holds and exit.
+    Drain {
+        /// The container.
+        id: ContainerId,
+        /// Its name (the agent id).
+        name: String,
+        /// Tasks it held by its last report.
+        held: u64,
+        /// Why.
+        cause: DrainCause,
+    },
+    /// Cancel a drain: the agent fetches again.
+    Resume {
+        /// The container.
+        id: ContainerId,
+        /// Its name (the agent id).
+        name: String,
+    },
+    /// Stop and remove a running container.
+    Stop {
+        /// The container.
+        id: ContainerId,
+        /// Its name.
+        name: String,
+        /// Why.
+        cause: StopCause,
+    },
+    /// Remove an exited container.
+    Remove {
+        /// The container.
+        id: ContainerId,
+        /// Its name.
+        name: String,
+        /// Why it exited.
+        cause: RemoveCause,
+    },
+}
+
+impl Action {
+    /// The container the action is about (none for a start).
+    pub fn id(&self) -> Option<&ContainerId> {
+        match self {
+            Action::Start { .. } => None,
+            Action::Activate { id, .. }
+            | Action::Drain { id, .. }
+            | Action::Resume { id, .. }
+            | Action::Stop { id, .. }
+            | Action::Remove { id, .. } => Some(id),
+        }
+    }
+
+    /// +1 for an action that adds working capacity, -1 for one that takes
+    /// it away to scale in, 0 otherwise (housekeeping, standbys).
+    pub fn direction(&self) -> i8 {
+        match self {
+            Action::Start { standby: false } | Action::Activate { .. } | Action::Resume { .. } => 1,
+            Action::Drain {
+                cause: DrainCause::ScaleIn,
+                ..
+            }
+            | Action::Stop {
+                cause: StopCause::ScaleIn,
+                ..
+            } => -1,
+            _ => 0,
+        }
+    }
+}
+
+/// Everything [`plan`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// What `decide` said.
+    pub decision: &'a Decision,
+    /// Who is what, after [`Roster::sync`] with `listed`.
+    pub roster: &'a Roster,
+    /// What the engine lists.
+    pub listed: &'a [Listed],
+    /// The agents' latest reports.
+    pub reports: &'a AgentRegistry,
+    /// The pool's agent lifecycle settings.
+    pub agents: &'a AgentsSpec,
+    /// The id of the pool's current template.
+    pub template: &'a str,
+    /// Whether jetpool's own NATS connection works: otherwise every agent
+    /// would look silent.
+    pub nats_ok: bool,
+    /// The consumer's ack pending, to assume an average load for agents
+    /// whose load is not reported.
+    pub ack_pending: Option<u64>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// The actions that move the pool toward `input.decision.desired` and keep
+/// it healthy; see the [module docs](self) for the steps.
+pub fn plan(input: &Input) -> Vec<Action> {
+    steps::Planner::new(input).run()
+}
+
+#[cfg(test)]
+mod tests;
