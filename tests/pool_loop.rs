@@ -2,108 +2,24 @@
 //! time: every expectation waits on the loop's own status updates, with a
 //! timeout, so a missing action fails the test instead of hanging it.
 
-use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use futures::stream::BoxStream;
 use jetpool::config::PoolSpec;
-use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
+use jetpool::observe::ObserveError;
 use jetpool::policy::{ConsumerStats, Limit};
 use jetpool::pool::{PoolIo, PoolRunner, PoolStatus};
-use jetpool::protocol::{AgentState, Command, Reply, Stats};
+use jetpool::protocol::{AgentState, Command};
 use jetpool::virtual_target::VirtualTarget;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
-/// Agents reached over a fake protocol: every request is logged and
-/// answered `ok` unless the agent is muted; stats are whatever the test
-/// sends.
-#[derive(Default)]
-struct FakeAgents {
-    log: Mutex<Vec<(Command, String)>>,
-    muted: Mutex<HashSet<String>>,
-    tx: Mutex<Option<mpsc::Sender<Stats>>>,
-}
+#[path = "pool_loop/fakes.rs"]
+mod fakes;
+#[path = "pool_loop/replay.rs"]
+mod replay;
 
-impl FakeAgents {
-    fn commands(&self, which: Command) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(c, _)| *c == which)
-            .map(|(_, n)| n.clone())
-            .collect()
-    }
-
-    async fn report(&self, id: &str, state: AgentState, in_flight: u64) {
-        let tx = self
-            .tx
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("loop subscribed to stats");
-        let s = Stats {
-            v: 1,
-            id: id.into(),
-            pool: "p".into(),
-            state,
-            in_flight,
-            capacity: 4,
-            completed: 0,
-            failed: 0,
-        };
-        tx.send(s).await.unwrap();
-    }
-}
-
-impl AgentControl for FakeAgents {
-    async fn control(&self, _pool: &str, id: &str, command: Command) -> Option<Reply> {
-        self.log.lock().unwrap().push((command, id.to_string()));
-        if self.muted.lock().unwrap().contains(id) {
-            return None;
-        }
-        let state = match command {
-            Command::Drain => AgentState::Draining,
-            Command::Resume | Command::Activate => AgentState::Ready,
-        };
-        Some(Reply {
-            v: 1,
-            ok: true,
-            state,
-            in_flight: 0,
-            error: None,
-        })
-    }
-
-    async fn stats(&self, _pool: &str) -> BoxStream<'static, Stats> {
-        let (tx, rx) = mpsc::channel(1024);
-        *self.tx.lock().unwrap() = Some(tx);
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
-            .boxed()
-    }
-}
-
-/// A metrics source whose next answer the test sets.
-#[derive(Clone)]
-struct Scripted(Arc<Mutex<Result<ConsumerStats, ObserveError>>>);
-
-impl Scripted {
-    fn new(pending: u64) -> Self {
-        Scripted(Arc::new(Mutex::new(Ok(stats(pending, 0)))))
-    }
-    fn set(&self, r: Result<ConsumerStats, ObserveError>) {
-        *self.0.lock().unwrap() = r;
-    }
-}
-
-impl MetricsSource for Scripted {
-    async fn read(&self) -> Result<ConsumerStats, ObserveError> {
-        self.0.lock().unwrap().clone()
-    }
-}
+use fakes::{FakeAgents, Scripted};
 
 fn stats(pending: u64, ack_pending: u64) -> ConsumerStats {
     ConsumerStats {

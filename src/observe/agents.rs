@@ -22,7 +22,7 @@ pub struct Seen {
 }
 
 /// What a pool knows about its agents from their reports.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AgentRegistry {
     /// Latest report per agent id.
     agents: HashMap<String, Seen>,

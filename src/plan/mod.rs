@@ -25,6 +25,7 @@ mod backoff;
 mod outcome;
 pub mod roster;
 mod steps;
+mod transitions;
 pub mod victims;
 
 use std::borrow::Borrow;

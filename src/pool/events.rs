@@ -4,6 +4,9 @@
 
 use tracing::{debug, error, info, warn};
 
+use crate::observe::ObserveError;
+use crate::policy::Decision;
+
 use super::PoolRunner;
 use crate::docker::ScaleTarget;
 use crate::observe::{AgentControl, MetricsSource};
@@ -100,6 +103,42 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                           "rolling an agent to the pool's current template");
                 }
             }
+        }
+    }
+
+    /// Logs a decision: at info when the count or the guardrail changed.
+    pub(super) fn log_decision(&self, d: &Decision) {
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|l| l.desired != d.desired || l.limit != d.limit);
+        let e = &d.estimates;
+        let (pending, ack_pending) = self
+            .consumer
+            .latest
+            .map_or((0, 0), |c| (c.pending, c.ack_pending));
+        if changed {
+            // One line per change, with every input the reason refers to,
+            // so a log pipeline can replay why the pool moved.
+            info!(pool = %self.spec.name, desired = d.desired, current = d.current, recommended = d.recommended,
+                  demand = d.demand, min = d.min, max = d.max, limit = d.limit.as_str(),
+                  pending, ack_pending, arrival_rate = e.arrival_rate, forecast_rate = e.forecast_rate,
+                  service_time_s = e.service_time_s, per_agent_rate = e.per_agent_rate,
+                  staleness_s = d.staleness_s, dry_run = self.options.dry_run, reason = %d.reason, "decision");
+        } else {
+            debug!(pool = %self.spec.name, desired = d.desired, current = d.current, reason = %d.reason, "decision");
+        }
+    }
+}
+
+/// Logs a failed consumer read (once per reason, by the caller).
+pub(super) fn log_observe_error(pool: &str, e: &ObserveError) {
+    match e {
+        ObserveError::StreamNotFound { .. } | ObserveError::ConsumerNotFound { .. } => {
+            error!(pool = %pool, error = %e, "cannot read the consumer; the pool holds its count until it exists")
+        }
+        _ => {
+            warn!(pool = %pool, error = %e, "cannot read the consumer; metrics are stale, the pool will not scale in")
         }
     }
 }

@@ -30,7 +30,7 @@ use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::config::PoolSpec;
 use crate::docker::{ScaleTarget, TargetEvent};
-use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource, ObserveError};
+use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, PoolState, decide};
 use crate::telemetry;
@@ -167,19 +167,13 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
         loop {
+            // Biased, in this order, so the same inputs always make the
+            // same run (a replay is exact), and a flood of reports cannot
+            // starve the tick or the outcomes.
             tokio::select! {
+                biased;
                 _ = &mut shutdown => break,
                 _ = ticker.tick() => self.tick().await,
-                Some(report) = stats.next() => self.reports.record(report, self.clock.now()),
-                Some(event) = events.next() => {
-                    match &event {
-                        TargetEvent::Died { name: agent } => debug!(pool = %name, agent = %agent, "container died"),
-                        TargetEvent::Unhealthy { name: agent } => warn!(pool = %name, agent = %agent, "container unhealthy"),
-                    }
-                    // React now rather than at the next tick; several
-                    // events in a burst collapse into one tick.
-                    ticker.reset_immediately();
-                }
                 Some(done) = self.ops.join_next(), if !self.ops.is_empty() => match done {
                     Ok(outcome) => self.finish(outcome),
                     Err(e) => error!(pool = %name, error = %e, "pool operation panicked"),
@@ -190,6 +184,16 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
                     }
                 }
+                Some(event) = events.next() => {
+                    match &event {
+                        TargetEvent::Died { name: agent } => debug!(pool = %name, agent = %agent, "container died"),
+                        TargetEvent::Unhealthy { name: agent } => warn!(pool = %name, agent = %agent, "container unhealthy"),
+                    }
+                    // React now rather than at the next tick; several
+                    // events in a burst collapse into one tick.
+                    ticker.reset_immediately();
+                }
+                Some(report) = stats.next() => self.reports.record(report, self.clock.now()),
             }
         }
         self.wind_down().await;
@@ -289,7 +293,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             Err(e) => {
                 telemetry::observe_error(name, e.reason());
                 if self.consumer.failing != Some(e.reason()) {
-                    log_observe_error(name, &e);
+                    events::log_observe_error(name, &e);
                     self.consumer.failing = Some(e.reason());
                 }
                 Some(e.to_string())
@@ -357,29 +361,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         self.spec = spec;
         interval_changed
     }
-
-    fn log_decision(&self, d: &Decision) {
-        let changed = self
-            .last
-            .as_ref()
-            .is_none_or(|l| l.desired != d.desired || l.limit != d.limit);
-        let e = &d.estimates;
-        let (pending, ack_pending) = self
-            .consumer
-            .latest
-            .map_or((0, 0), |c| (c.pending, c.ack_pending));
-        if changed {
-            // One line per change, with every input the reason refers to,
-            // so a log pipeline can replay why the pool moved.
-            info!(pool = %self.spec.name, desired = d.desired, current = d.current, recommended = d.recommended,
-                  demand = d.demand, min = d.min, max = d.max, limit = d.limit.as_str(),
-                  pending, ack_pending, arrival_rate = e.arrival_rate, forecast_rate = e.forecast_rate,
-                  service_time_s = e.service_time_s, per_agent_rate = e.per_agent_rate,
-                  staleness_s = d.staleness_s, dry_run = self.options.dry_run, reason = %d.reason, "decision");
-        } else {
-            debug!(pool = %self.spec.name, desired = d.desired, current = d.current, reason = %d.reason, "decision");
-        }
-    }
 }
 
 /// The next spec from `updates`, or never when there is no channel (or
@@ -396,17 +377,6 @@ async fn next_update(
             }
         },
         None => std::future::pending().await,
-    }
-}
-
-fn log_observe_error(pool: &str, e: &ObserveError) {
-    match e {
-        ObserveError::StreamNotFound { .. } | ObserveError::ConsumerNotFound { .. } => {
-            error!(pool = %pool, error = %e, "cannot read the consumer; the pool holds its count until it exists")
-        }
-        _ => {
-            warn!(pool = %pool, error = %e, "cannot read the consumer; metrics are stale, the pool will not scale in")
-        }
     }
 }
 

@@ -1,6 +1,11 @@
 //! The interface between the simulated world and a scaling policy: a
 //! controller wakes up on its own cadence, looks at a [`View`] of the
-//! consumer and the containers, and may set a new replica count.
+//! consumer and the containers, and either sets a new replica count (the
+//! peers, through their emulated orchestrator) or acts on containers one
+//! by one (jetpool, through the live service's planner).
+
+use crate::plan::Phase;
+use crate::protocol::{AgentState, Command, Reply};
 
 /// What a controller can see at one of its ticks: the consumer's counters
 /// as JetStream reports them and the containers as the orchestrator does.
@@ -29,6 +34,8 @@ pub struct View {
     pub starting: u32,
     /// Agents leaving (draining, or terminating within their grace period).
     pub draining: u32,
+    /// Warm standbys: up, not fetching.
+    pub standby: u32,
     /// ∫ (pending + ack_pending) dt since the start, task-seconds: window
     /// averages of the lag are differences of this integral.
     pub lag_integral: f64,
@@ -68,28 +75,48 @@ impl View {
     }
 }
 
-/// How a controller's orchestrator picks the agents to remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Victims {
-    /// jetpool: agents still starting, then idle agents, then those with the
-    /// fewest tasks in flight (newest first on ties).
-    IdleFirst,
-    /// Kubernetes' ReplicaSet ranking (and, to the same effect, Nomad's and
-    /// Ray's): not-yet-ready pods first, then an order that ignores the
-    /// work a pod holds; drawn from the run's seeded RNG.
-    Orchestrator,
+/// One container as a per-container controller sees it: the engine's
+/// listing and the agent's own last report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSnapshot {
+    /// Container name, which is also its id and the agent id.
+    pub name: String,
+    /// Lifecycle phase: running from its start request (its cold start is
+    /// the time until it first reports), exited once it drained.
+    pub phase: Phase,
+    /// Creation order.
+    pub created: i64,
+    /// Its report, once it is up.
+    pub report: Option<Report>,
 }
 
-/// How a removed agent leaves under `--scale-in graceful`.
+/// What a simulated agent reports over the agent protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retire {
-    /// jetpool's drain protocol: the agent stops pulling, finishes its
-    /// tasks however long they take, reports done and is stopped.
-    Drain,
-    /// SIGTERM, then SIGKILL after the grace period: a well-behaved worker
-    /// stops pulling and finishes what it can; tasks still running at the
-    /// kill are lost and redelivered after AckWait.
-    Sigterm,
+pub struct Report {
+    /// Its state.
+    pub state: AgentState,
+    /// Tasks it holds.
+    pub in_flight: u64,
+    /// Tasks it can hold at once.
+    pub capacity: u64,
+    /// Tasks it completed so far.
+    pub completed: u64,
+}
+
+/// The engine as a per-container controller drives it: the Docker engine
+/// and the agent protocol of the live loop, in virtual time. Every call
+/// takes effect at once.
+pub trait Containers {
+    /// Creates and starts an agent named `name`.
+    fn start(&mut self, name: &str, standby: bool);
+    /// Sends an agent-protocol command; `None` when nobody answers (the
+    /// agent is not up yet, or gone).
+    fn control(&mut self, name: &str, command: Command) -> Option<Reply>;
+    /// `docker stop`: the stop signal (the agent stops fetching, finishes
+    /// what it can), SIGKILL after the grace period.
+    fn stop(&mut self, name: &str);
+    /// Removes an exited container.
+    fn remove(&mut self, name: &str);
 }
 
 /// A scaling policy under simulation.
@@ -98,17 +125,22 @@ pub trait Controller: Send {
     fn name(&self) -> &str;
     /// When this controller next wants to look, seconds.
     fn next_tick(&self) -> f64;
-    /// Looks at the world; returns the replica count to set, if any.
-    /// Must advance [`Controller::next_tick`].
+    /// Looks at the world; returns the replica count to set, if any, which
+    /// the emulated orchestrator applies: it removes not-yet-ready agents
+    /// first, then in an order that ignores the work an agent holds
+    /// (Kubernetes' ReplicaSet ranking; Nomad's and Ray's to the same
+    /// effect), sending SIGTERM and SIGKILL after the grace period. Must
+    /// advance [`Controller::next_tick`].
     fn tick(&mut self, view: &View) -> Option<u32>;
-    /// How victims are picked on scale-in.
-    fn victims(&self) -> Victims {
-        Victims::Orchestrator
+    /// True for a controller that acts per container through
+    /// [`Controller::act`] (jetpool's planner) instead of setting a count.
+    fn per_container(&self) -> bool {
+        false
     }
-    /// How victims leave on graceful scale-in.
-    fn retire(&self) -> Retire {
-        Retire::Sigterm
-    }
+    /// Looks at the world and at each container, and acts on them. Must
+    /// advance [`Controller::next_tick`]. Called instead of
+    /// [`Controller::tick`] when [`Controller::per_container`] is true.
+    fn act(&mut self, _view: &View, _agents: &[AgentSnapshot], _containers: &mut dyn Containers) {}
 }
 
 /// Ticks on a fixed period from a phase offset, with no drift: the `n`-th

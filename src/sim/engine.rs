@@ -59,36 +59,19 @@ pub struct World {
     pub duration: f64,
 }
 
-/// What one run measured.
-#[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    /// Queue wait of every task, seconds (unfinished tasks: until the end).
-    pub waits: Vec<f32>,
-    /// Tasks still unfinished when the run was cut off.
-    pub unfinished: u64,
-    /// Σ agent lifetimes, seconds.
-    pub agent_seconds: f64,
-    /// Containers started.
-    pub starts: u64,
-    /// Containers stopped.
-    pub stops: u64,
-    /// Sign changes between consecutive changes of the replica count.
-    pub direction_changes: u64,
-    /// Tasks lost with a killed agent (each is redelivered).
-    pub lost: u64,
-    /// Mean agents alive per bucket.
-    pub agents: Vec<f32>,
-    /// Mean backlog (`num_pending`) per bucket.
-    pub backlog: Vec<f32>,
-    /// When the run ended, seconds.
-    pub end: f64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// In its cold start: not up, not reporting.
     Starting,
+    /// Fetching.
     Ready,
+    /// A warm standby: up, not fetching.
+    Standby,
+    /// Not fetching, finishing what it holds (a drain, or SIGTERM).
     Leaving,
+    /// Its process ended; the container is still listed until removed.
+    Exited,
+    /// Removed (or never listed: the peers' orchestrators remove at once).
     Stopped,
 }
 
@@ -98,6 +81,12 @@ struct Agent {
     cold: f64,
     /// `(task, start of this attempt)`.
     work: Vec<(u32, f64)>,
+    /// Its name, for per-container controllers.
+    name: String,
+    /// Started as a warm standby: up after its cold start, not fetching.
+    standby: bool,
+    /// Tasks it completed, for its reports.
+    completed: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -150,8 +139,11 @@ struct Sim<'a> {
     redeliver: VecDeque<u32>,
     free: VecDeque<u32>,
     agents: Vec<Agent>,
-    /// Ready or starting agents: the scale-in candidates.
+    /// Ready or starting agents: the scale-in candidates of the peers'
+    /// orchestrators.
     active: Vec<u32>,
+    /// Agents by name, for per-container controllers.
+    names: std::collections::HashMap<String, u32>,
     heap: BinaryHeap<Ev>,
     seq: u64,
     /// Delivery attempt per task; a completion event of an older attempt
@@ -183,6 +175,7 @@ impl<'a> Sim<'a> {
             free: VecDeque::new(),
             agents: Vec::new(),
             active: Vec::new(),
+            names: std::collections::HashMap::new(),
             heap: BinaryHeap::new(),
             seq: 0,
             attempts: vec![0; tasks.len()],
@@ -274,8 +267,10 @@ impl<'a> Sim<'a> {
                 self.deliver();
             } else {
                 self.v.now = self.now;
-                if let Some(d) = ctl.tick(&self.v) {
-                    self.scale(d, ctl.victims(), ctl.retire());
+                if ctl.per_container() {
+                    self.act(ctl);
+                } else if let Some(d) = ctl.tick(&self.v) {
+                    self.scale(d);
                 }
             }
         }
@@ -317,6 +312,7 @@ impl<'a> Sim<'a> {
                 let (_, start) = a.work.swap_remove(pos);
                 let wait = start - self.tasks[task as usize].arrival;
                 self.out.waits[task as usize] = wait as f32;
+                a.completed += 1;
                 self.v.ack_pending -= 1;
                 self.v.in_flight -= 1;
                 self.v.completed += 1;
@@ -326,7 +322,7 @@ impl<'a> Sim<'a> {
                 }
                 match a.state {
                     State::Ready => self.free.push_back(agent),
-                    State::Leaving if a.work.is_empty() => self.stop(agent),
+                    State::Leaving if a.work.is_empty() => self.exit(agent),
                     _ => {}
                 }
                 self.deliver();
@@ -336,16 +332,15 @@ impl<'a> Sim<'a> {
                 if a.state != State::Starting {
                     return; // cancelled during its cold start
                 }
-                a.state = State::Ready;
                 self.v.starting -= 1;
-                self.v.ready += 1;
-                self.v.capacity += self.k as u64;
                 self.v.cold_start_sum += a.cold;
                 self.v.cold_start_count += 1;
-                for _ in 0..self.k {
-                    self.free.push_back(agent);
+                if a.standby {
+                    a.state = State::Standby;
+                    self.v.standby += 1;
+                } else {
+                    self.fetch(agent);
                 }
-                self.deliver();
             }
             Kind::Kill { agent } => {
                 if self.agents[agent as usize].state == State::Leaving {
@@ -375,7 +370,8 @@ impl<'a> Sim<'a> {
             let Some(agent) = self.free.pop_front() else {
                 return;
             };
-            if self.agents[agent as usize].state != State::Ready {
+            let a = &self.agents[agent as usize];
+            if a.state != State::Ready || a.work.len() >= self.k {
                 continue; // a stale pull request of an agent that left
             }
             let task = if from_redelivery {
@@ -403,7 +399,11 @@ impl<'a> Sim<'a> {
     }
 }
 
+mod outcome;
+mod planned;
 mod scale;
+
+pub use outcome::Outcome;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

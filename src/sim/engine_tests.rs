@@ -1,15 +1,15 @@
 //! Hand-computed runs of the engine with scripted controllers.
 
 use super::*;
-use crate::sim::controller::{Retire, Victims};
+use crate::protocol::Command;
+use crate::sim::controller::{AgentSnapshot, Containers};
 use crate::sim::dist::Dist;
 
-/// Sets the given counts at the given times.
+/// Sets the given counts at the given times, through the emulated
+/// orchestrator (SIGTERM, random victims).
 struct Script {
     steps: Vec<(f64, u32)>,
     i: usize,
-    victims: Victims,
-    retire: Retire,
 }
 
 impl Script {
@@ -17,8 +17,6 @@ impl Script {
         Script {
             steps: steps.to_vec(),
             i: 0,
-            victims: Victims::IdleFirst,
-            retire: Retire::Drain,
         }
     }
 }
@@ -34,11 +32,65 @@ impl Controller for Script {
         self.i += 1;
         Some(self.steps[self.i - 1].1)
     }
-    fn victims(&self) -> Victims {
-        self.victims
+}
+
+/// What a scripted per-container controller does at one tick.
+#[derive(Clone, Copy)]
+enum Do {
+    Start(&'static str),
+    Drain(&'static str),
+    Stop(&'static str),
+}
+
+/// Acts on named containers at the given times; removes what exited, and
+/// keeps the listing it saw last.
+struct Planned {
+    steps: Vec<(f64, Vec<Do>)>,
+    i: usize,
+    seen: Vec<AgentSnapshot>,
+}
+
+impl Planned {
+    fn new(steps: Vec<(f64, Vec<Do>)>) -> Self {
+        Planned {
+            steps,
+            i: 0,
+            seen: Vec::new(),
+        }
     }
-    fn retire(&self) -> Retire {
-        self.retire
+}
+
+impl Controller for Planned {
+    fn name(&self) -> &str {
+        "planned"
+    }
+    fn next_tick(&self) -> f64 {
+        self.steps.get(self.i).map_or(f64::INFINITY, |s| s.0)
+    }
+    fn tick(&mut self, _: &View) -> Option<u32> {
+        None
+    }
+    fn per_container(&self) -> bool {
+        true
+    }
+    fn act(&mut self, _: &View, agents: &[AgentSnapshot], c: &mut dyn Containers) {
+        self.seen = agents.to_vec();
+        for a in agents
+            .iter()
+            .filter(|a| a.phase == crate::plan::Phase::Exited)
+        {
+            c.remove(&a.name);
+        }
+        self.i += 1;
+        for d in self.steps[self.i - 1].1.clone() {
+            match d {
+                Do::Start(n) => c.start(n, false),
+                Do::Drain(n) => {
+                    assert!(c.control(n, Command::Drain).is_some_and(|r| r.ok));
+                }
+                Do::Stop(n) => c.stop(n),
+            }
+        }
     }
 }
 
@@ -74,15 +126,22 @@ fn one_agent_serves_fifo_after_its_cold_start() {
 }
 
 #[test]
-fn drain_picks_the_idle_agent_and_loses_nothing() {
-    // Two agents; one long task. Scaling to 1 drains the idle one at once.
+fn a_drained_idle_agent_exits_at_once_and_loses_nothing() {
+    // Two agents; one long task goes to the first. Draining the idle one
+    // ends it at once.
     let t = tasks(&[(1.0, 50.0)]);
-    let out = run(
-        &t,
-        &world(0.0, 10.0),
-        &mut Script::new(&[(0.0, 2), (5.0, 1)]),
-    );
+    let mut p = Planned::new(vec![
+        (0.0, vec![Do::Start("a"), Do::Start("b")]),
+        (5.0, vec![Do::Drain("b")]),
+        (6.0, vec![]),
+        (7.0, vec![]),
+    ]);
+    let out = run(&t, &world(0.0, 10.0), &mut p);
     assert_eq!(out.waits, vec![0.0]);
+    assert!(
+        p.seen.iter().all(|a| a.name == "a"),
+        "the exited agent was removed"
+    );
     assert_eq!((out.starts, out.stops, out.lost), (2, 1, 0));
     // Agent A lives 0..51, agent B 0..5.
     assert!(
@@ -98,7 +157,6 @@ fn sigterm_past_the_grace_period_loses_the_task() {
     // at 40 s, the task is redelivered at 70 s to a new agent started at 60 s.
     let t = tasks(&[(0.0, 100.0)]);
     let mut s = Script::new(&[(0.0, 1), (10.0, 0), (60.0, 1)]);
-    s.retire = Retire::Sigterm;
     let out = run(&t, &world(0.0, 10.0), &mut s);
     assert_eq!(out.lost, 1);
     assert_eq!(out.waits, vec![70.0]);
@@ -114,11 +172,11 @@ fn sigterm_past_the_grace_period_loses_the_task() {
 #[test]
 fn drain_waits_for_the_task_however_long() {
     let t = tasks(&[(0.0, 100.0)]);
-    let out = run(
-        &t,
-        &world(0.0, 10.0),
-        &mut Script::new(&[(0.0, 1), (10.0, 0)]),
-    );
+    let mut p = Planned::new(vec![
+        (0.0, vec![Do::Start("a")]),
+        (10.0, vec![Do::Drain("a")]),
+    ]);
+    let out = run(&t, &world(0.0, 10.0), &mut p);
     assert_eq!((out.lost, out.stops), (0, 1));
     assert_eq!(out.waits, vec![0.0]);
     assert!((out.agent_seconds - 100.0).abs() < 1e-9);
@@ -129,7 +187,12 @@ fn abrupt_scale_in_kills_at_once() {
     let t = tasks(&[(0.0, 100.0)]);
     let mut w = world(0.0, 10.0);
     w.scale_in = ScaleIn::Abrupt;
-    let out = run(&t, &w, &mut Script::new(&[(0.0, 1), (10.0, 0), (20.0, 1)]));
+    let mut p = Planned::new(vec![
+        (0.0, vec![Do::Start("a")]),
+        (10.0, vec![Do::Drain("a")]),
+        (20.0, vec![Do::Start("b")]),
+    ]);
+    let out = run(&t, &w, &mut p);
     // Killed at 10, redelivered at 40 to the agent started at 20.
     assert_eq!(out.lost, 1);
     assert_eq!(out.waits, vec![40.0]);
@@ -166,4 +229,17 @@ fn series_track_agents_and_backlog() {
     // Backlog 2 for 2 s, 1 for 1 s; one agent throughout.
     assert_eq!(out.backlog, vec![2.0, 2.0, 1.0, 0.0]);
     assert_eq!(out.agents, vec![1.0, 1.0, 1.0, 1.0]);
+}
+
+#[test]
+fn a_stop_lets_the_agent_finish_within_the_grace_period() {
+    // SIGTERM at 10 s to an agent with a 15 s task: it finishes at 15 s.
+    let t = tasks(&[(0.0, 15.0)]);
+    let mut p = Planned::new(vec![
+        (0.0, vec![Do::Start("a")]),
+        (10.0, vec![Do::Stop("a")]),
+    ]);
+    let out = run(&t, &world(0.0, 10.0), &mut p);
+    assert_eq!((out.lost, out.stops), (0, 1));
+    assert!((out.agent_seconds - 15.0).abs() < 1e-9);
 }

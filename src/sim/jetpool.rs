@@ -1,17 +1,27 @@
-//! jetpool's own row: the same pure [`decide`] the live service calls, fed
-//! the same way. Every `policy.interval` the loop reads the consumer (the
-//! snapshot's `at` is the read time, as a CONSUMER.INFO answer is), sums
-//! the agents' protocol reports (in flight, capacity, completions since the
-//! previous observation), counts the containers, and applies the decision.
+//! jetpool's own row: the live service's code in virtual time. Every
+//! `policy.interval` it reads the consumer (the snapshot's `at` is the
+//! read time, as a CONSUMER.INFO answer's is), records the agents'
+//! reports, syncs the [`Roster`] with the listing, builds the observation
+//! with the live loop's builder, calls [`decide`] and [`plan`], and runs
+//! the actions on the simulated engine, folding their outcomes back as
+//! the live loop does. Drains, warm standbys, rolling and healing are
+//! simulated by the code that runs live.
 
 use jiff::Timestamp;
 
-use super::controller::{Clock, Controller, Retire, Victims, View};
-use crate::policy::{AgentStats, ConsumerStats, Observation, Policy, PoolState, Replicas, decide};
+use super::controller::{AgentSnapshot, Clock, Containers, Controller, View};
+use crate::config::AgentsSpec;
+use crate::observe::{self, AgentRegistry};
+use crate::plan::{self, Action, ContainerId, Event, Listed, Outcome, Phase, Roster};
+use crate::policy::{ConsumerStats, Policy, PoolState, decide};
+use crate::protocol::{Command, Stats};
 
 /// Virtual time 0 as a wall-clock instant (2023-11-14T22:13:20Z): any fixed
 /// instant works, since `decide` only looks at differences.
 const EPOCH_MS: i64 = 1_700_000_000_000;
+
+/// The template id of every simulated agent: the simulator does not roll.
+const TEMPLATE: &str = "sim";
 
 /// Virtual seconds as a timestamp, at the millisecond resolution the
 /// decision core uses. Always in range: virtual time is at most a few
@@ -24,35 +34,57 @@ pub fn timestamp(t: f64) -> Timestamp {
 /// The `jetpool` controller.
 #[derive(Debug, Clone)]
 pub struct Jetpool {
+    /// The pool's policy.
     policy: Policy,
+    /// Its agent lifecycle settings (drains, warm standbys, healing).
+    agents: AgentsSpec,
+    /// The decision core's memory.
     state: PoolState,
+    /// Who is what.
+    roster: Roster,
+    /// The agents' reports.
+    reports: AgentRegistry,
+    /// Containers being stopped: the stop finishes when they exit.
+    stopping: Vec<ContainerId>,
+    /// Cold starts measured since the last decision: sum and count.
+    cold_starts: (f64, u32),
+    /// Names handed out so far.
+    started: u64,
+    /// The tick cadence.
     clock: Clock,
-    prev_completed: u64,
-    prev_cold: (f64, u64),
     /// The last decision's reason, for debugging a run.
     pub last_reason: String,
 }
 
 impl Jetpool {
-    /// A controller for `policy`, observing from time 0.
+    /// A controller for `policy` with default agent settings, observing
+    /// from time 0.
     pub fn new(policy: Policy) -> Self {
+        Self::with_agents(policy, AgentsSpec::default())
+    }
+
+    /// A controller for `policy` and the agent settings of its pool.
+    pub fn with_agents(policy: Policy, agents: AgentsSpec) -> Self {
         let period = policy.interval.as_secs_f64().max(1e-3);
         Jetpool {
+            roster: Roster::new(timestamp(0.0), agents.max_backoff),
             policy,
+            agents,
             state: PoolState::default(),
+            reports: AgentRegistry::default(),
+            stopping: Vec::new(),
+            cold_starts: (0.0, 0),
+            started: 0,
             clock: Clock::new(period, 0.0),
-            prev_completed: 0,
-            prev_cold: (0.0, 0),
             last_reason: String::new(),
         }
     }
 
-    /// The observation the live loop would build from this view.
-    pub fn observe(&mut self, v: &View) -> Observation {
-        let at = timestamp(v.now);
+    /// The consumer's numbers as a CONSUMER.INFO answer would give them.
+    pub fn consumer(v: &View) -> ConsumerStats {
         let delivered_stream = v.delivered.saturating_sub(v.redelivered);
-        let consumer = ConsumerStats {
-            at,
+        ConsumerStats {
+            at: timestamp(v.now),
             pending: v.pending,
             ack_pending: v.ack_pending,
             waiting: v.capacity.saturating_sub(v.in_flight),
@@ -62,31 +94,109 @@ impl Jetpool {
             ack_floor_consumer_seq: v.delivered.saturating_sub(v.ack_pending),
             ack_floor_stream_seq: delivered_stream.saturating_sub(v.ack_pending),
             max_ack_pending: v.max_ack_pending,
-        };
-        let agents = AgentStats {
-            at,
-            reporting: v.ready + v.draining,
-            in_flight: v.in_flight,
-            capacity: v.capacity,
-            completed_delta: v.completed - self.prev_completed,
-        };
-        self.prev_completed = v.completed;
-        let new_starts = v.cold_start_count - self.prev_cold.1;
-        let cold_start_s =
-            (new_starts > 0).then(|| (v.cold_start_sum - self.prev_cold.0) / new_starts as f64);
-        self.prev_cold = (v.cold_start_sum, v.cold_start_count);
-        Observation {
-            consumer: Some(consumer),
-            failure: None,
-            agents: Some(agents),
-            replicas: Replicas {
-                ready: v.ready,
-                starting: v.starting,
-                draining: v.draining,
-                standby: 0,
-            },
-            cold_start_s,
-            budget: None,
+        }
+    }
+
+    /// Finishes the stops whose containers exited (`docker stop` returns
+    /// once the container is down, then it is removed); returns the
+    /// listing without them.
+    fn finish_stops(
+        &mut self,
+        agents: &[AgentSnapshot],
+        c: &mut dyn Containers,
+        now: Timestamp,
+    ) -> Vec<Listed> {
+        let mut listed = Vec::with_capacity(agents.len());
+        for a in agents {
+            let id = ContainerId::from(a.name.as_str());
+            if a.phase == Phase::Exited && self.stopping.contains(&id) {
+                self.stopping.retain(|s| *s != id);
+                c.remove(&a.name);
+                self.fold(Outcome::Stopped { id, result: Ok(()) }, c, now);
+                continue;
+            }
+            listed.push(Listed {
+                id: a.name.clone(),
+                name: a.name.clone(),
+                phase: a.phase,
+                created: a.created,
+                template: Some(TEMPLATE.into()),
+                unhealthy: false,
+            });
+        }
+        listed
+    }
+
+    /// Runs `actions` on the engine, as the live loop's operations would.
+    fn run(&mut self, actions: Vec<Action>, c: &mut dyn Containers, now: Timestamp) {
+        for a in actions {
+            let outcome = match a {
+                Action::Start { standby } => {
+                    self.started += 1;
+                    let name = format!("agent-{}", self.started);
+                    self.roster.starting(&name, standby, now);
+                    c.start(&name, standby);
+                    Outcome::Started {
+                        result: Ok(ContainerId::from(name.as_str())),
+                        name,
+                    }
+                }
+                other => {
+                    let events = self.roster.begin(&other, now);
+                    self.note(events);
+                    match other {
+                        Action::Drain { id, name, .. } => Outcome::DrainAnswered {
+                            reply: c.control(&name, Command::Drain),
+                            id,
+                        },
+                        Action::Resume { id, name } => Outcome::Resumed {
+                            reply: c.control(&name, Command::Resume),
+                            id,
+                        },
+                        Action::Activate { id, name } => Outcome::Activated {
+                            reply: c.control(&name, Command::Activate),
+                            id,
+                        },
+                        Action::Stop { id, name, .. } => {
+                            c.stop(&name);
+                            self.stopping.push(id);
+                            continue;
+                        }
+                        Action::Remove { id, name, .. } => {
+                            c.remove(&name);
+                            Outcome::Stopped { id, result: Ok(()) }
+                        }
+                        Action::Start { .. } => continue,
+                    }
+                }
+            };
+            self.fold(outcome, c, now);
+        }
+    }
+
+    /// Folds an outcome into the roster and runs its follow-ups.
+    fn fold(&mut self, outcome: Outcome, c: &mut dyn Containers, now: Timestamp) {
+        if let Some((id, Some(reply))) = outcome.reply() {
+            self.reports.note_state(id.as_str(), reply.state);
+        }
+        let (events, then) = self.roster.fold(outcome, &self.agents, now);
+        self.note(events);
+        for a in then {
+            // Follow-ups are already recorded in the roster.
+            if let Action::Stop { id, name, .. } = a {
+                c.stop(&name);
+                self.stopping.push(id);
+            }
+        }
+    }
+
+    /// Keeps what the decision needs from the roster's events.
+    fn note(&mut self, events: Vec<Event>) {
+        for e in events {
+            if let Event::ColdStart { seconds, .. } = e {
+                self.cold_starts.0 += seconds;
+                self.cold_starts.1 += 1;
+            }
         }
     }
 }
@@ -100,19 +210,67 @@ impl Controller for Jetpool {
         self.clock.next()
     }
 
-    fn tick(&mut self, v: &View) -> Option<u32> {
+    fn tick(&mut self, _view: &View) -> Option<u32> {
+        None
+    }
+
+    fn per_container(&self) -> bool {
+        true
+    }
+
+    fn act(&mut self, v: &View, agents: &[AgentSnapshot], c: &mut dyn Containers) {
         self.clock.advance();
-        let obs = self.observe(v);
-        let d = decide(&self.policy, &mut self.state, &obs, timestamp(v.now));
+        let now = timestamp(v.now);
+        for a in agents {
+            if let Some(r) = a.report {
+                let stats = Stats {
+                    v: crate::protocol::VERSION,
+                    id: a.name.clone(),
+                    pool: String::new(),
+                    state: r.state,
+                    in_flight: r.in_flight,
+                    capacity: r.capacity,
+                    completed: r.completed,
+                    failed: 0,
+                };
+                self.reports.record(stats, now);
+            }
+        }
+        let listed = self.finish_stops(agents, c, now);
+        let roster = &self.roster;
+        self.reports
+            .retain(|name| roster.is_pending(name) || listed.iter().any(|l| l.name == name));
+        let events = self.roster.sync(&listed, &self.reports, &self.agents, now);
+        self.note(events);
+        let cold = std::mem::take(&mut self.cold_starts);
+        let tick = observe::Tick {
+            consumer: Some(Self::consumer(v)),
+            failure: None,
+            replicas: self.roster.replicas(&listed),
+            cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
+            budget: None,
+        };
+        let working = self.roster.working(&listed);
+        let obs = observe::observation(
+            tick,
+            &mut self.reports,
+            working,
+            self.agents.stats_timeout,
+            now,
+        );
+        let d = decide(&self.policy, &mut self.state, &obs, now);
+        let actions = plan::plan(&plan::Input {
+            decision: &d,
+            roster: &self.roster,
+            listed: &listed,
+            reports: &self.reports,
+            agents: &self.agents,
+            template: TEMPLATE,
+            nats_ok: true,
+            ack_pending: Some(v.ack_pending),
+            now,
+        });
         self.last_reason = d.reason;
-        Some(d.desired)
-    }
-
-    fn victims(&self) -> Victims {
-        Victims::IdleFirst
-    }
-
-    fn retire(&self) -> Retire {
-        Retire::Drain
+        self.run(actions, c, now);
     }
 }

@@ -1,0 +1,80 @@
+//! Scaling out and in: resume, activate, start; drains and their deadlines.
+
+use super::*;
+
+#[test]
+fn a_steady_pool_needs_nothing() {
+    assert_eq!(three_agents().plan(3), []);
+}
+
+#[test]
+fn scale_in_drains_the_idle_agent_then_the_least_busy() {
+    assert_eq!(three_agents().plan(2), [drain("b", 0, DrainCause::ScaleIn)]);
+    assert_eq!(
+        three_agents().plan(1),
+        [
+            drain("b", 0, DrainCause::ScaleIn),
+            drain("c", 1, DrainCause::ScaleIn)
+        ]
+    );
+}
+
+#[test]
+fn an_agent_that_does_not_speak_the_protocol_is_stopped() {
+    let mut w = World::new().container("x", 1);
+    w.advance(30);
+    assert_eq!(w.plan(0), [stop("x", StopCause::ScaleIn)]);
+}
+
+#[test]
+fn scale_out_resumes_drains_then_activates_standbys_then_starts() {
+    let mut w = three_agents()
+        .container("s", 4)
+        .report("s", AgentState::Standby, 0);
+    assert_eq!(w.step(2), [drain("b", 0, DrainCause::ScaleIn)]);
+    w.fold(Outcome::DrainAnswered {
+        id: id("b"),
+        reply: ok(AgentState::Draining, 0),
+    });
+    assert!(matches!(w.role("b"), Role::Draining(d) if d.deadline.is_some()));
+    assert_eq!(
+        w.plan(5),
+        [
+            Action::Resume {
+                id: id("b"),
+                name: "b".into()
+            },
+            Action::Activate {
+                id: id("s"),
+                name: "s".into()
+            },
+            Action::Start { standby: false },
+        ]
+    );
+}
+
+#[test]
+fn a_drain_past_its_deadline_becomes_a_stop() {
+    let mut w = three_agents();
+    w.step(2);
+    w.fold(Outcome::DrainAnswered {
+        id: id("b"),
+        reply: ok(AgentState::Draining, 0),
+    });
+    w.advance_reporting(w.agents.drain_timeout.as_secs() - 1);
+    assert_eq!(w.plan(2), []);
+    w.advance_reporting(1);
+    assert_eq!(w.plan(2), [stop("b", StopCause::DrainDeadline)]);
+}
+
+#[test]
+fn a_refused_drain_becomes_a_stop_at_once() {
+    let mut w = three_agents();
+    w.step(2);
+    let (_, then) = w.fold(Outcome::DrainAnswered {
+        id: id("b"),
+        reply: None,
+    });
+    assert_eq!(then, [stop("b", StopCause::DrainRefused)]);
+    assert!(matches!(w.role("b"), Role::Stopping { .. }));
+}
