@@ -14,7 +14,7 @@
 //!
 //! Each returns the [`Event`]s a person or a dashboard should hear about.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -189,8 +189,8 @@ impl Roster {
         now: Timestamp,
     ) -> Vec<Event> {
         let mut events = Vec::new();
-        self.members
-            .retain(|id, _| listed.iter().any(|c| c.id == id.as_str()));
+        let phases: HashMap<&str, Phase> = listed.iter().map(|c| (c.id.as_str(), c.phase)).collect();
+        self.members.retain(|id, _| phases.contains_key(id.as_str()));
         self.speaks |= listed.iter().any(|c| reports.get(&c.name).is_some());
         let speaks = self.speaks;
         for c in listed {
@@ -257,9 +257,7 @@ impl Roster {
             && self.members.iter().any(|(id, m)| {
                 m.started
                     .is_some_and(|s| s > failed && since(s, now) >= agents.crash_window)
-                    && listed
-                        .iter()
-                        .any(|c| c.id == id.as_str() && c.phase == Phase::Running)
+                    && phases.get(id.as_str()) == Some(&Phase::Running)
             })
         {
             self.backoff.reset();

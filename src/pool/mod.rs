@@ -218,8 +218,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         };
         let now = self.clock.now();
         let roster = &self.roster;
+        let names: std::collections::HashSet<&str> = listed.iter().map(|c| c.name.as_str()).collect();
         self.reports
-            .retain(|agent| roster.is_pending(agent) || listed.iter().any(|c| c.name == agent));
+            .retain(|agent| roster.is_pending(agent) || names.contains(agent));
         let synced = self
             .roster
             .sync(&listed, &self.reports, &self.spec.agents, now);
