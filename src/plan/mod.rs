@@ -28,9 +28,6 @@ mod steps;
 mod transitions;
 pub mod victims;
 
-use std::borrow::Borrow;
-use std::fmt;
-
 use jiff::Timestamp;
 
 pub use outcome::{Event, Outcome, ReplaceReason};
@@ -40,50 +37,7 @@ use crate::config::AgentsSpec;
 use crate::observe::AgentRegistry;
 use crate::policy::Decision;
 
-/// A container as the engine lists it.
-pub use crate::docker::AgentContainer as Listed;
-/// A container's lifecycle phase as the engine reports it.
-pub use crate::docker::Phase;
-
-/// A container's id, as the engine gave it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct ContainerId(String);
-
-impl ContainerId {
-    /// The id of a listed container.
-    pub fn of(c: &Listed) -> Self {
-        ContainerId(c.id.clone())
-    }
-
-    /// The id as the engine spells it.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for ContainerId {
-    fn from(s: String) -> Self {
-        ContainerId(s)
-    }
-}
-
-impl From<&str> for ContainerId {
-    fn from(s: &str) -> Self {
-        ContainerId(s.to_string())
-    }
-}
-
-impl Borrow<str> for ContainerId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ContainerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::target::{ContainerId, Listed, Phase};
 
 /// Why an agent is drained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -197,7 +197,7 @@ impl Roster {
             if self.pending.contains_key(&c.name) {
                 continue;
             }
-            let id = ContainerId::of(c);
+            let id = c.id.clone();
             let report = reports.get(&c.name);
             let member = self.members.entry(id).or_insert_with(|| {
                 let role = adopted_role(c, report.map(|s| &s.stats), now, agents);

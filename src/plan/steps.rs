@@ -81,7 +81,7 @@ impl<'a> Planner<'a> {
                 _ => RemoveCause::Exited,
             };
             self.push(Action::Remove {
-                id: ContainerId::of(c),
+                id: c.id.clone(),
                 name: c.name.clone(),
                 cause,
             });
@@ -110,7 +110,7 @@ impl<'a> Planner<'a> {
                 continue;
             };
             self.push(Action::Stop {
-                id: ContainerId::of(c),
+                id: c.id.clone(),
                 name: c.name.clone(),
                 cause,
             });
@@ -124,7 +124,7 @@ impl<'a> Planner<'a> {
                 && d.deadline.is_some_and(|t| self.i.now >= t)
             {
                 self.push(Action::Stop {
-                    id: ContainerId::of(c),
+                    id: c.id.clone(),
                     name: c.name.clone(),
                     cause: StopCause::DrainDeadline,
                 });
@@ -159,7 +159,7 @@ impl<'a> Planner<'a> {
         };
         if let Some(c) = oldest(Role::Standby) {
             self.push(Action::Stop {
-                id: ContainerId::of(c),
+                id: c.id.clone(),
                 name: c.name.clone(),
                 cause: StopCause::Roll,
             });
@@ -173,7 +173,7 @@ impl<'a> Planner<'a> {
     /// (and drains are on), else a stop.
     fn retire(&mut self, c: &Listed, held: u64, cause: DrainCause) {
         let speaks = self.i.reports.get(&c.name).is_some();
-        let (id, name) = (ContainerId::of(c), c.name.clone());
+        let (id, name) = (c.id.clone(), c.name.clone());
         if self.i.agents.drain && speaks && c.phase == Phase::Running {
             self.push(Action::Drain {
                 id,
@@ -225,7 +225,7 @@ impl<'a> Planner<'a> {
         let chosen: Vec<&Listed> = draining.into_iter().take(need).map(|(c, _)| c).collect();
         for c in &chosen {
             self.push(Action::Resume {
-                id: ContainerId::of(c),
+                id: c.id.clone(),
                 name: c.name.clone(),
             });
         }
@@ -244,7 +244,7 @@ impl<'a> Planner<'a> {
         ready.truncate(need);
         for c in &ready {
             self.push(Action::Activate {
-                id: ContainerId::of(c),
+                id: c.id.clone(),
                 name: c.name.clone(),
             });
         }
@@ -269,7 +269,7 @@ impl<'a> Planner<'a> {
                         .map(|s| s.in_flight)
                 };
                 candidates.push(Candidate {
-                    id: ContainerId::of(c),
+                    id: c.id.clone(),
                     name: c.name.clone(),
                     held,
                     current_template: c.template.as_deref().is_none_or(|t| t == i.template),
@@ -288,7 +288,7 @@ impl<'a> Planner<'a> {
             .map(|v| (v.id.clone(), v.held))
             .collect();
         for (id, held) in chosen {
-            if let Some(c) = i.listed.iter().find(|c| c.id == id.as_str()) {
+            if let Some(c) = i.listed.iter().find(|c| c.id == id) {
                 self.retire(c, held.unwrap_or(0), DrainCause::ScaleIn);
             }
         }

@@ -8,7 +8,7 @@ use crate::observe::ObserveError;
 use crate::policy::Decision;
 
 use super::PoolRunner;
-use crate::docker::ScaleTarget;
+use crate::target::ScaleTarget;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::plan::{Event, ReplaceReason};
 use crate::telemetry;

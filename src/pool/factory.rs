@@ -10,8 +10,8 @@ use tokio::sync::watch;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::config::PoolSpec;
-use crate::docker::ScaleTarget;
 use crate::observe::{JetStreamSource, NatsControl};
+use crate::target::ScaleTarget;
 
 /// The shared parts of every pool loop of one service.
 #[derive(Clone)]

@@ -29,7 +29,7 @@ pub use status::{AgentView, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::config::PoolSpec;
-use crate::docker::{ScaleTarget, TargetEvent};
+use crate::target::{ScaleTarget, TargetEvent};
 use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, PoolState, decide};

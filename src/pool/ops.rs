@@ -5,9 +5,9 @@
 use tracing::{info, warn};
 
 use super::{PoolRunner, SHUTDOWN_GRACE};
-use crate::docker::ScaleTarget;
+use crate::target::ScaleTarget;
 use crate::observe::{AgentControl, MetricsSource};
-use crate::plan::{Action, ContainerId, Outcome, Phase};
+use crate::plan::{Action, Outcome, Phase};
 use crate::protocol::Command;
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -21,18 +21,12 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     .spec
                     .template
                     .start_request(&self.spec.name, &self.options.agent_nats_url);
-                if standby {
-                    req = req.standby();
-                }
+                req.standby = standby;
                 let name = req.name.clone();
                 self.roster.starting(&name, standby, now);
                 let target = self.io.target.clone();
                 self.ops.spawn(async move {
-                    let result = target
-                        .start(req)
-                        .await
-                        .map(ContainerId::from)
-                        .map_err(|e| e.to_string());
+                    let result = target.start(req).await.map_err(|e| e.to_string());
                     Outcome::Started { name, result }
                 });
             }
@@ -55,8 +49,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 let target = self.io.target.clone();
                 let timeout = self.spec.template.stop_timeout();
                 self.ops.spawn(async move {
-                    let result = match target.stop(id.as_str(), timeout).await {
-                        Ok(()) => target.remove(id.as_str()).await,
+                    let result = match target.stop(&id, timeout).await {
+                        Ok(()) => target.remove(&id).await,
                         Err(e) => Err(e),
                     };
                     Outcome::Stopped {
@@ -68,7 +62,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             Action::Remove { id, .. } => {
                 let target = self.io.target.clone();
                 self.ops.spawn(async move {
-                    let result = target.remove(id.as_str()).await;
+                    let result = target.remove(&id).await;
                     Outcome::Stopped {
                         id,
                         result: result.map_err(|e| e.to_string()),

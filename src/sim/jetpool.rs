@@ -116,7 +116,7 @@ impl Jetpool {
                 continue;
             }
             listed.push(Listed {
-                id: a.name.clone(),
+                id: ContainerId::from(a.name.as_str()),
                 name: a.name.clone(),
                 phase: a.phase,
                 created: a.created,

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use jetpool::docker::{AgentContainer, ScaleTarget, StartRequest, TargetEvent};
+use jetpool::target::{ContainerId, Listed, ScaleTarget, StartRequest, TargetError, TargetEvent};
 use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
 use jetpool::policy::ConsumerStats;
 use jetpool::protocol::{AgentState, Command, Reply, Stats};
-use jetpool::virtual_target::VirtualTarget;
+use jetpool::target::virt::VirtualTarget;
 use tokio::sync::mpsc;
 
 /// Agents reached over a fake protocol: every request is logged and
@@ -117,13 +117,13 @@ impl MetricsSource for Scripted {
 /// A target that answers each listing with the next recorded one (the last
 /// one once they run out) and logs what it is asked to do.
 pub struct Replayed {
-    listings: Mutex<Vec<Vec<AgentContainer>>>,
+    listings: Mutex<Vec<Vec<Listed>>>,
     /// The ids the recorded engine gave the starts, in order.
-    ids: Mutex<Vec<String>>,
+    ids: Mutex<Vec<ContainerId>>,
 }
 
 impl Replayed {
-    pub fn new(mut listings: Vec<Vec<AgentContainer>>, mut ids: Vec<String>) -> Self {
+    pub fn new(mut listings: Vec<Vec<Listed>>, mut ids: Vec<ContainerId>) -> Self {
         listings.reverse();
         ids.reverse();
         Replayed {
@@ -137,28 +137,28 @@ impl Replayed {
 /// it hands out, for a later replay.
 pub struct Recorder {
     pub inner: Arc<VirtualTarget>,
-    pub listings: Mutex<Vec<Vec<AgentContainer>>>,
-    pub ids: Mutex<Vec<String>>,
+    pub listings: Mutex<Vec<Vec<Listed>>>,
+    pub ids: Mutex<Vec<ContainerId>>,
 }
 
 impl ScaleTarget for Recorder {
-    async fn list(&self, pool: &str) -> jetpool::Result<Vec<AgentContainer>> {
+    async fn list(&self, pool: &str) -> Result<Vec<Listed>, TargetError> {
         let l = self.inner.list(pool).await?;
         self.listings.lock().unwrap().push(l.clone());
         Ok(l)
     }
 
-    async fn start(&self, req: StartRequest) -> jetpool::Result<String> {
+    async fn start(&self, req: StartRequest) -> Result<ContainerId, TargetError> {
         let id = self.inner.start(req).await?;
         self.ids.lock().unwrap().push(id.clone());
         Ok(id)
     }
 
-    async fn stop(&self, id: &str, timeout: Duration) -> jetpool::Result<()> {
+    async fn stop(&self, id: &ContainerId, timeout: Duration) -> Result<(), TargetError> {
         self.inner.stop(id, timeout).await
     }
 
-    async fn remove(&self, id: &str) -> jetpool::Result<()> {
+    async fn remove(&self, id: &ContainerId) -> Result<(), TargetError> {
         self.inner.remove(id).await
     }
 
@@ -168,7 +168,7 @@ impl ScaleTarget for Recorder {
 }
 
 impl ScaleTarget for Replayed {
-    async fn list(&self, _pool: &str) -> jetpool::Result<Vec<AgentContainer>> {
+    async fn list(&self, _pool: &str) -> Result<Vec<Listed>, TargetError> {
         let mut l = self.listings.lock().unwrap();
         Ok(if l.len() > 1 {
             l.pop().unwrap()
@@ -177,15 +177,15 @@ impl ScaleTarget for Replayed {
         })
     }
 
-    async fn start(&self, _req: StartRequest) -> jetpool::Result<String> {
-        Ok(self.ids.lock().unwrap().pop().unwrap_or_default())
+    async fn start(&self, _req: StartRequest) -> Result<ContainerId, TargetError> {
+        Ok(self.ids.lock().unwrap().pop().unwrap_or_else(|| ContainerId::from("none")))
     }
 
-    async fn stop(&self, _id: &str, _timeout: Duration) -> jetpool::Result<()> {
+    async fn stop(&self, _id: &ContainerId, _timeout: Duration) -> Result<(), TargetError> {
         Ok(())
     }
 
-    async fn remove(&self, _id: &str) -> jetpool::Result<()> {
+    async fn remove(&self, _id: &ContainerId) -> Result<(), TargetError> {
         Ok(())
     }
 

@@ -5,13 +5,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use jetpool::docker::AgentContainer;
+use jetpool::target::Listed;
 use jetpool::observe::MetricsSource;
 use jetpool::plan::Action;
 use jetpool::policy::ConsumerStats;
 use jetpool::pool::{PoolIo, PoolRunner};
 use jetpool::protocol::AgentState;
-use jetpool::virtual_target::VirtualTarget;
+use jetpool::target::virt::VirtualTarget;
 use tokio::sync::{mpsc, oneshot};
 
 use super::fakes::{FakeAgents, Recorded, Recorder, Replayed};
@@ -51,7 +51,7 @@ fn reads() -> Vec<ConsumerStats> {
 /// Runs the loop for [`TICKS`] ticks over `source` and `target`; the
 /// agents report busy at [`BUSY_AT`] and idle at [`IDLE_AT`]. Returns every
 /// action, in order.
-async fn drive<S: MetricsSource, T: jetpool::docker::ScaleTarget>(
+async fn drive<S: MetricsSource, T: jetpool::target::ScaleTarget>(
     source: S,
     target: Arc<T>,
     agents: Arc<FakeAgents>,
@@ -99,7 +99,7 @@ async fn drive<S: MetricsSource, T: jetpool::docker::ScaleTarget>(
 }
 
 /// What the recording run saw, to replay.
-type Recording = (Vec<Vec<AgentContainer>>, Vec<String>);
+type Recording = (Vec<Vec<Listed>>, Vec<jetpool::target::ContainerId>);
 
 fn paused<T>(f: impl Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()

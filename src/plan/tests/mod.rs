@@ -44,7 +44,7 @@ impl World {
     /// A running container `name` of template `t1`, created at `created`.
     pub fn container(mut self, name: &str, created: i64) -> Self {
         self.listed.push(Listed {
-            id: format!("id-{name}"),
+            id: ContainerId::from(format!("id-{name}")),
             name: name.into(),
             phase: Phase::Running,
             created,
