@@ -12,6 +12,7 @@
 # JETPOOL_PORT (free ones by default), DEMO_TASKS, DEMO_RATE, DEMO_WORK,
 # DEMO_TIMEOUT.
 set -Eeuo pipefail
+self=$(realpath "$0")
 cd "$(dirname "$0")"
 
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-jetpool-demo}
@@ -28,12 +29,13 @@ show() { tr -d '\r' | { grep -v '\.\.\. *$' || true; } | sed 's/^/   /'; }
 # What the script is doing, for the error line.
 step="starting"
 fail() { echo "error: $*" >&2; exit 1; }
-# A command that fails under `set -e` names itself (once: not again from
-# the subshell of a command substitution) before the teardown runs.
+# A command that fails under `set -e` is named, by its line of this file
+# (once: not again from the subshell of a command substitution), before the teardown runs.
 on_err() {
-  local rc=$? where="line $1"
+  local rc=$? where="line $1" cmd
   [ "${FUNCNAME[1]:-main}" != main ] && where="$where, in ${FUNCNAME[1]}()"
-  [ "$BASHPID" = "$$" ] && echo "error: $step: \`$BASH_COMMAND\` failed (exit $rc, $where of ${0##*/})" >&2
+  cmd=$(sed -n "$1{s/^ *//;p}" "$self" | cut -c1-100)
+  [ "$BASHPID" = "$$" ] && echo "error: $step: \`${cmd:-$BASH_COMMAND}\` failed (exit $rc; $where of ${self##*/})" >&2
   return 0
 }
 trap 'on_err $LINENO' ERR

@@ -11,6 +11,7 @@
 #   DEMO_NATS_PORT, DEMO_LISTEN   NATS's port, jetpool's HTTP address (free ones)
 #   DEMO_TASKS, DEMO_WORK, DEMO_TIMEOUT   the burst, and how long to wait for it
 set -Eeuo pipefail
+self=$(realpath "$0")
 cd "$(dirname "$0")/.."
 
 BIN=${JETPOOL_BIN:-target/x86_64-unknown-linux-gnu/release/jetpool}
@@ -23,12 +24,13 @@ TIMEOUT=${DEMO_TIMEOUT:-180}
 # What the script is doing, for the error line.
 step="starting"
 fail() { echo "error: $*" >&2; exit 1; }
-# A command that fails under `set -e` names itself (once: not again from
-# the subshell of a command substitution) before the clean-up runs.
+# A command that fails under `set -e` is named, by its line of this file
+# (once: not again from the subshell of a command substitution), before the clean-up runs.
 on_err() {
-  local rc=$? where="line $1"
+  local rc=$? where="line $1" cmd
   [ "${FUNCNAME[1]:-main}" != main ] && where="$where, in ${FUNCNAME[1]}()"
-  [ "$BASHPID" = "$$" ] && echo "error: $step: \`$BASH_COMMAND\` failed (exit $rc, $where of ${0##*/})" >&2
+  cmd=$(sed -n "$1{s/^ *//;p}" "$self" | cut -c1-100)
+  [ "$BASHPID" = "$$" ] && echo "error: $step: \`${cmd:-$BASH_COMMAND}\` failed (exit $rc; $where of ${self##*/})" >&2
   return 0
 }
 trap 'on_err $LINENO' ERR
