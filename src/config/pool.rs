@@ -219,8 +219,12 @@ pub struct AgentsSpec {
 const fn yes() -> bool {
     true
 }
+/// A day: a drain exists so that no task is lost, and agents' tasks (a
+/// model call chain, a batch job) can run for an hour or more; the bound is
+/// only there so a drain that never ends (a task hung while its agent still
+/// reports) cannot hold an agent forever. Shorter tasks never reach it.
 const fn d_drain_timeout() -> Duration {
-    Duration::from_secs(300)
+    Duration::from_secs(24 * 3600)
 }
 const fn d_stats_timeout() -> Duration {
     Duration::from_secs(15)
