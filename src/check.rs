@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::config;
 use crate::policy::Policy;
+use crate::pool::spec;
 
 /// Arguments of `jetpool check`.
 #[derive(Debug, clap::Args)]
@@ -17,7 +17,7 @@ pub struct CheckArgs {
 /// Validates the files; prints a summary on success, every problem on
 /// failure. Returns the process exit code (0 when all files are valid).
 pub fn check(args: &CheckArgs) -> i32 {
-    match config::load_paths(&args.paths) {
+    match spec::load_paths(&args.paths) {
         Ok(pools) => {
             for p in &pools {
                 println!(

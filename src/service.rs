@@ -9,12 +9,13 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::compose::{ComposeArgs, Supervisor};
-use crate::config::{self, PoolSpec};
+use crate::config;
 use crate::docker::{DockerTarget, ScaleTarget};
 use crate::error::Result;
 use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
-use crate::pool::RunnerFactory;
+use crate::pool::spec::{self, PoolSpec};
+use crate::pool::{RunnerFactory, wait_for};
 use crate::virtual_target::VirtualTarget;
 
 /// Log output format.
@@ -124,7 +125,7 @@ pub async fn main(args: RunArgs) -> i32 {
     let loaded = if none_needed {
         Ok(Vec::new())
     } else {
-        config::load_dir(&args.policies)
+        spec::load_dir(&args.policies)
     };
     let pools = match loaded {
         Ok(p) => p,
@@ -274,9 +275,4 @@ fn spawn_pools<T: ScaleTarget>(
         crate::telemetry::pool_started(&name);
         tasks.spawn(runner.run(wait_for(stop.clone())));
     }
-}
-
-/// Resolves once the watch holds `true` (or its sender is gone).
-pub async fn wait_for(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|&v| v).await;
 }

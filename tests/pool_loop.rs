@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use jetpool::config::PoolSpec;
 use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
 use jetpool::policy::{ConsumerStats, Limit};
+use jetpool::pool::PoolSpec;
 use jetpool::pool::{PoolIo, PoolRunner, PoolStatus};
 use jetpool::protocol::{AgentState, Command, Reply, Stats};
 use jetpool::virtual_target::VirtualTarget;
@@ -121,7 +121,7 @@ fn spec_with(max: u32, scaling: &str, agents: &str) -> PoolSpec {
     let toml = format!(
         "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmax = {max}\n[pool.container]\nimage = \"x\"\n[pool.scaling]\n{scaling}\n[pool.agents]\n{agents}\n"
     );
-    jetpool::config::parse_str(Path::new("t.toml"), &toml)
+    jetpool::pool::spec::parse_str(Path::new("t.toml"), &toml)
         .unwrap()
         .remove(0)
 }

@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 
 use crate::config::AgentsSpec;
-use crate::config::PoolSpec;
-use crate::config::pool::{is_jetstream_name, is_plain_name};
 use crate::docker::{LABEL_MANAGED, LABEL_POOL, LABEL_TEMPLATE};
 use crate::policy::Policy;
+use crate::policy::{is_jetstream_name, is_plain_name};
+use crate::pool::PoolSpec;
 
 /// Label naming the stream.
 pub const LABEL_STREAM: &str = "jetpool.stream";
@@ -194,7 +194,7 @@ mod tests {
 
     fn policies() -> Vec<PoolSpec> {
         let toml = "[[pool]]\nname = \"tuned\"\nstream = \"S\"\nconsumer = \"c\"\nmin = 1\nmax = 7\ninterval = \"500ms\"\n[pool.container]\nimage = \"x\"\n[pool.scaling]\nscale_down_delay = \"3s\"\n";
-        crate::config::parse_str(Path::new("p.toml"), toml).unwrap()
+        crate::pool::spec::parse_str(Path::new("p.toml"), toml).unwrap()
     }
 
     #[test]

@@ -18,6 +18,7 @@
 mod factory;
 mod members;
 mod ops;
+pub mod spec;
 mod status;
 
 use std::sync::Arc;
@@ -29,12 +30,12 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
-pub use factory::{Runner, RunnerFactory};
+pub use factory::{Runner, RunnerFactory, wait_for};
+pub use spec::PoolSpec;
 pub use status::{AgentView, PoolStatus};
 
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
-use crate::config::PoolSpec;
 use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
 use crate::observe::{AgentControl, AgentRegistry, MetricsSource, ObserveError};
 use crate::policy::{ConsumerStats, Decision, Observation, PoolState, decide};

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::config::PoolSpec;
+use super::PoolSpec;
 use crate::policy::{ConsumerStats, Decision, Replicas};
 use crate::protocol::AgentState;
 

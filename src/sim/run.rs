@@ -34,7 +34,7 @@ pub fn default_policy(concurrency: u32) -> Policy {
 pub fn jetpool_policy(args: &SimulateArgs) -> Result<(Policy, String), Error> {
     match &args.policy {
         Some(p) => {
-            let specs = crate::config::load_files(std::slice::from_ref(p))?;
+            let specs = crate::pool::spec::load_files(std::slice::from_ref(p))?;
             let Some(spec) = specs.into_iter().next() else {
                 return Err(Error::Usage(format!("{}: no pool", p.display())));
             };

@@ -480,7 +480,7 @@ pub struct Service {
 impl Service {
     /// Starts the service on a free port.
     pub fn start(nats: &Nats, toml: &str) -> Service {
-        let pools = jetpool::config::parse_str(std::path::Path::new("test.toml"), toml)
+        let pools = jetpool::pool::spec::parse_str(std::path::Path::new("test.toml"), toml)
             .expect("valid policy");
         let listen = format!("127.0.0.1:{}", free_port());
         let cfg = jetpool::service::ServiceConfig {

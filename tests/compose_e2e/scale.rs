@@ -87,7 +87,7 @@ async fn labelled_service_scales_out_and_back_and_down_leaves_nothing() {
     let p = project.name.clone();
     project.ok(&["up", "-d"]);
 
-    let policies = jetpool::config::parse_str(Path::new("fast.toml"), POLICY).expect("policy");
+    let policies = jetpool::pool::spec::parse_str(Path::new("fast.toml"), POLICY).expect("policy");
     let listen = format!("127.0.0.1:{}", free_port());
     let cfg = ServiceConfig {
         pools: policies,

@@ -16,9 +16,8 @@ use super::{Entry, QUIET, Running, Supervisor};
 use crate::compose::discover::{self, Service};
 use crate::compose::labels;
 use crate::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey};
-use crate::config::PoolSpec;
 use crate::docker::timed;
-use crate::service::wait_for;
+use crate::pool::{PoolSpec, wait_for};
 use crate::telemetry;
 use crate::template::Template;
 
