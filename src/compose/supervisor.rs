@@ -28,6 +28,7 @@ use tracing::{info, warn};
 use super::labels::PoolParams;
 use super::target::{Act, OwnActs};
 use super::{ComposeTemplate, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, ServiceKey};
+use crate::config::RawPool;
 use crate::docker::{DockerTarget, LABEL_POOL};
 use crate::http::Registry;
 use crate::pool::PoolSpec;
@@ -77,8 +78,8 @@ pub struct Supervisor {
     factory: RunnerFactory,
     /// Only this project's services, when set.
     project: Option<String>,
-    /// Policy-file pools, for `jetpool.policy`.
-    policies: Vec<PoolSpec>,
+    /// The policy files' pool tables, for `jetpool.policy`.
+    policies: Vec<RawPool>,
     /// Where pools are published for `/status` and `/healthz`.
     registry: Registry,
     /// In a dry run, the virtual containers; else `None`.
@@ -107,7 +108,7 @@ impl Supervisor {
             docker,
             factory,
             project,
-            policies,
+            policies: policies.iter().map(PoolSpec::raw).collect(),
             registry,
             dry_run,
             own: Arc::new(OwnActs::default()),

@@ -189,8 +189,11 @@ pub struct RawPool {
     /// Observation and decision cadence.
     #[serde(default = "default_interval", deserialize_with = "duration::required")]
     pub interval: Duration,
-    /// How agent containers are created.
-    pub container: ContainerSpec,
+    /// How agent containers are created. Required of a pool that runs from
+    /// a policy file; absent where the template comes from elsewhere (a
+    /// compose service's container).
+    #[serde(default)]
+    pub container: Option<ContainerSpec>,
     /// Sizing knobs and guardrails.
     #[serde(default)]
     pub scaling: Scaling,
@@ -209,6 +212,28 @@ pub struct RawPool {
     /// The agent lifecycle: drain, warm pool, healing.
     #[serde(default)]
     pub agents: AgentsSpec,
+}
+
+impl RawPool {
+    /// A table with `name`, `stream`, `consumer` and `max`, every other key
+    /// at its default, as if written with only those four.
+    pub fn new(name: &str, stream: &str, consumer: &str, max: u32) -> Self {
+        RawPool {
+            name: name.to_string(),
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            min: 0,
+            max,
+            interval: default_interval(),
+            container: None,
+            scaling: Scaling::default(),
+            priority: 0,
+            paused: false,
+            pinned: None,
+            schedule: Vec::new(),
+            agents: AgentsSpec::default(),
+        }
+    }
 }
 
 /// 1 s: the default observation and decision cadence.

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, AgentsSpec, ConfigError, ConfigErrors, FilePool};
+use crate::config::{self, AgentsSpec, ConfigError, ConfigErrors, FilePool, Problem, RawPool};
 use crate::policy::{self, Policy};
 use crate::template::Template;
 
@@ -33,22 +33,47 @@ impl PoolSpec {
     /// Validates one policy-file table into a spec; every problem is
     /// located in its file.
     pub fn from_file(fp: &FilePool) -> Result<PoolSpec, Vec<ConfigError>> {
-        let policy = policy::validate(&fp.raw).map_err(|problems| {
-            problems
-                .into_iter()
-                .map(|p| fp.error(p))
-                .collect::<Vec<_>>()
-        })?;
+        let located = |problems: Vec<Problem>| -> Vec<ConfigError> {
+            problems.into_iter().map(|p| fp.error(p)).collect()
+        };
+        let policy = policy::validate(&fp.raw).map_err(located)?;
         let raw = &fp.raw;
+        let Some(container) = &raw.container else {
+            return Err(located(vec![Problem::at(
+                &["container"],
+                "missing [pool.container] table: the image (and command) the pool's agents run",
+            )]));
+        };
         Ok(PoolSpec {
             name: raw.name.clone(),
             stream: raw.stream.clone(),
             consumer: raw.consumer.clone(),
             policy,
-            template: Template::Spec(Box::new(raw.container.clone())),
+            template: Template::Spec(Box::new(container.clone())),
             agents: raw.agents.clone(),
             source: fp.file.clone(),
         })
+    }
+
+    /// The table this spec says, without a container: what a compose
+    /// service naming this pool in `jetpool.policy` starts from.
+    pub fn raw(&self) -> RawPool {
+        let p = &self.policy;
+        RawPool {
+            name: self.name.clone(),
+            stream: self.stream.clone(),
+            consumer: self.consumer.clone(),
+            min: p.min,
+            max: p.max,
+            interval: p.interval,
+            container: None,
+            scaling: p.scaling.clone(),
+            priority: p.priority,
+            paused: p.paused,
+            pinned: p.pinned,
+            schedule: p.schedule.clone(),
+            agents: self.agents.clone(),
+        }
     }
 }
 

@@ -72,7 +72,9 @@ pub fn validate(raw: &RawPool) -> Result<Policy, Vec<Problem>> {
             ));
         }
     }
-    out.extend(container(&raw.container));
+    if let Some(c) = &raw.container {
+        out.extend(container(c));
+    }
     out.extend(agents(&raw.agents, raw.max));
     out.extend(scaling::validate(&raw.scaling, raw.min, raw.max));
     for (i, w) in raw.schedule.iter().enumerate() {
