@@ -19,7 +19,7 @@ use futures::stream::BoxStream;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::telemetry;
+use crate::telemetry::{self, DockerOp};
 
 /// Label marking a container as jetpool's.
 pub const LABEL_MANAGED: &str = "jetpool.managed";
@@ -191,9 +191,12 @@ impl DockerTarget {
             name: Some(name.to_string()),
             ..Default::default()
         };
-        timed("create", self.docker.create_container(Some(opts), body))
-            .await
-            .map(|r| r.id)
+        timed(
+            DockerOp::Create,
+            self.docker.create_container(Some(opts), body),
+        )
+        .await
+        .map(|r| r.id)
     }
 
     /// Pulls `image` once, for templates whose image is not present yet.
@@ -202,7 +205,7 @@ impl DockerTarget {
             from_image: Some(image.to_string()),
             ..Default::default()
         };
-        timed("pull", async {
+        timed(DockerOp::Pull, async {
             let mut s = self.docker.create_image(Some(opts), None, None);
             while let Some(item) = s.next().await {
                 item?;
@@ -232,7 +235,7 @@ impl DockerTarget {
                 container: id.to_string(),
                 endpoint_config: Some(endpoint.clone()),
             };
-            timed("connect", self.docker.connect_network(name, req)).await?;
+            timed(DockerOp::Connect, self.docker.connect_network(name, req)).await?;
         }
         Ok(())
     }
@@ -240,7 +243,7 @@ impl DockerTarget {
 
 /// Runs one Docker API call and records its latency under `op`, so every
 /// call the edge makes is in `jetpool_docker_request_duration_seconds`.
-pub async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
+pub async fn timed<T>(op: DockerOp, call: impl Future<Output = T>) -> T {
     let began = Instant::now();
     let out = call.await;
     telemetry::docker_latency(op, began.elapsed().as_secs_f64());
@@ -324,7 +327,7 @@ impl ScaleTarget for DockerTarget {
             filters: Some(filters),
             ..Default::default()
         };
-        let list = timed("list", self.docker.list_containers(Some(opts)))
+        let list = timed(DockerOp::List, self.docker.list_containers(Some(opts)))
             .await
             .map_err(|source| Error::Docker { op: "list", source })?;
         Ok(list
@@ -375,10 +378,10 @@ impl ScaleTarget for DockerTarget {
         };
         let started = match &req.networking {
             Some(n) => match self.connect_others(&id, primary.as_deref(), n).await {
-                Ok(()) => timed("start", self.docker.start_container(&id, None)).await,
+                Ok(()) => timed(DockerOp::Start, self.docker.start_container(&id, None)).await,
                 Err(e) => Err(e),
             },
-            None => timed("start", self.docker.start_container(&id, None)).await,
+            None => timed(DockerOp::Start, self.docker.start_container(&id, None)).await,
         };
         if let Err(source) = started {
             // Do not leave a created-but-never-started container behind.
@@ -396,7 +399,7 @@ impl ScaleTarget for DockerTarget {
             t: Some(timeout.as_secs().min(i32::MAX as u64) as i32),
             signal: None,
         };
-        match timed("stop", self.docker.stop_container(id, Some(opts))).await {
+        match timed(DockerOp::Stop, self.docker.stop_container(id, Some(opts))).await {
             Ok(()) => Ok(()),
             // 304: already stopped; 404: already gone. Both are the goal.
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -413,7 +416,12 @@ impl ScaleTarget for DockerTarget {
             v: true,
             ..Default::default()
         };
-        match timed("remove", self.docker.remove_container(id, Some(opts))).await {
+        match timed(
+            DockerOp::Remove,
+            self.docker.remove_container(id, Some(opts)),
+        )
+        .await
+        {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // 409: removal already in progress.

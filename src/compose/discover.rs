@@ -12,6 +12,7 @@ use super::{
 };
 use crate::docker::{DockerTarget, LABEL_MANAGED, LABEL_POOL, timed};
 use crate::error::{Error, Result};
+use crate::telemetry::DockerOp;
 
 /// One labelled service and its containers, in any state.
 #[derive(Debug, Clone)]
@@ -88,7 +89,7 @@ pub async fn scan(docker: &DockerTarget, project: Option<&str>) -> Result<Vec<Se
         filters: Some(filters),
         ..Default::default()
     };
-    let list = timed("list", docker.client().list_containers(Some(opts)))
+    let list = timed(DockerOp::List, docker.client().list_containers(Some(opts)))
         .await
         .map_err(|source| Error::Docker { op: "list", source })?;
     Ok(group(list))

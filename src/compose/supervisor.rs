@@ -23,7 +23,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::labels::PoolParams;
 use super::target::{Act, OwnActs};
@@ -33,7 +33,8 @@ use crate::docker::{DockerTarget, LABEL_POOL};
 use crate::http::Registry;
 use crate::pool::PoolSpec;
 use crate::pool::RunnerFactory;
-use crate::telemetry;
+use crate::telemetry::ComposeErrorReason;
+use crate::telemetry::events::DiscoveryFailed;
 use crate::virtual_target::VirtualTarget;
 
 /// Events arriving within this window cause one scan.
@@ -149,8 +150,12 @@ impl Supervisor {
                             Some(Err(e)) => e.to_string(),
                             _ => "the stream ended".into(),
                         };
-                        warn!(error = %why, retry_in = ?backoff, "Docker events stream lost; reconnecting (scans continue)");
-                        telemetry::compose_error("events");
+                        DiscoveryFailed {
+                            reason: ComposeErrorReason::Events,
+                            error: &why,
+                            retry_in: Some(backoff),
+                        }
+                        .emit();
                         events = None;
                         reconnect = Some(Instant::now() + backoff);
                         backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -22,6 +22,7 @@ use crate::docker::{
     agent_from_summary, timed,
 };
 use crate::error::{Error, Result};
+use crate::telemetry::DockerOp;
 use futures::stream::BoxStream;
 
 /// How long an act is remembered: longer than any event takes to arrive.
@@ -126,9 +127,12 @@ impl ComposeTarget {
             filters: Some(filters),
             ..Default::default()
         };
-        let list = timed("list", self.docker.client().list_containers(Some(opts)))
-            .await
-            .map_err(|source| Error::Docker { op: "list", source })?;
+        let list = timed(
+            DockerOp::List,
+            self.docker.client().list_containers(Some(opts)),
+        )
+        .await
+        .map_err(|source| Error::Docker { op: "list", source })?;
         Ok(list
             .into_iter()
             .filter_map(|c| agent_from_summary(c, LABEL_CONFIG_HASH))

@@ -37,9 +37,12 @@ pub use status::{AgentView, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
-use crate::observe::{AgentControl, AgentRegistry, MetricsSource, ObserveError};
+use crate::observe::{AgentControl, AgentRegistry, MetricsSource};
 use crate::policy::{ConsumerStats, Decision, Observation, PoolState, decide};
-use crate::telemetry;
+use crate::telemetry::events::{
+    AgentReplaced, AgentRolled, Crash, DrainEnded, ListFailed, ObserveFailed,
+};
+use crate::telemetry::{self, DrainOutcome, ObserveReason, ReplaceReason, ScaleDirection};
 use members::Members;
 use ops::{Backoff, Op};
 
@@ -68,7 +71,7 @@ pub struct PoolRunner<S, T, A> {
     /// The most recent successful consumer read.
     latest: Option<ConsumerStats>,
     /// The last read failure's reason label, to log on change only.
-    failing: Option<&'static str>,
+    failing: Option<ObserveReason>,
     /// Transitions in flight and warm standbys.
     members: Members,
     /// The agents' own reports.
@@ -179,8 +182,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let containers = match self.io.target.list(&name).await {
             Ok(c) => c,
             Err(e) => {
-                telemetry::docker_error(&name, "list");
-                warn!(pool = %name, error = %e, "cannot list containers; holding");
+                ListFailed {
+                    pool: &name,
+                    error: &e,
+                }
+                .emit();
                 self.status.send_modify(|s| {
                     s.failure = Some(e.to_string());
                     s.fresh = false;
@@ -267,11 +273,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 None
             }
             Err(e) => {
-                telemetry::observe_error(name, e.reason());
-                if self.failing != Some(e.reason()) {
-                    log_observe_error(name, &e);
-                    self.failing = Some(e.reason());
+                ObserveFailed {
+                    pool: name,
+                    reason: e.reason(),
+                    error: &e,
+                    first: self.failing != Some(e.reason()),
                 }
+                .emit();
+                self.failing = Some(e.reason());
                 Some(e.to_string())
             }
         }
@@ -287,23 +296,36 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 continue;
             }
             if let Some(d) = self.members.draining.remove(&c.id) {
-                info!(pool = %self.spec.name, agent = %d.name, held = d.held, "agent drained and exited");
-                telemetry::drain_outcome(&self.spec.name, "drained");
+                DrainEnded {
+                    pool: &self.spec.name,
+                    agent: &d.name,
+                    outcome: DrainOutcome::Drained,
+                    held: d.held,
+                    why: None,
+                }
+                .emit();
             } else {
+                let window = self.spec.agents.crash_window;
                 let crashed = self
                     .members
                     .started_at
                     .get(&c.name)
-                    .is_some_and(|t| t.elapsed() < self.spec.agents.crash_window);
-                telemetry::agent_replaced(&self.spec.name, "exited");
-                if crashed {
-                    let delay = self.backoff.fail();
-                    error!(pool = %self.spec.name, agent = %c.name, crashes = self.backoff.failures(), next_start_in = ?delay,
-                           "agent exited within {:?} of its start: the template is crash-looping; backing off",
-                           self.spec.agents.crash_window);
-                } else {
-                    warn!(pool = %self.spec.name, agent = %c.name, "agent exited on its own; replacing it");
+                    .is_some_and(|t| t.elapsed() < window);
+                let crash = crashed.then(|| {
+                    let next_start_in = self.backoff.fail();
+                    Crash {
+                        failures: self.backoff.failures(),
+                        next_start_in,
+                        window,
+                    }
+                });
+                AgentReplaced {
+                    pool: &self.spec.name,
+                    agent: &c.name,
+                    reason: ReplaceReason::Exited,
+                    crash,
                 }
+                .emit();
             }
             self.spawn_remove(c);
         }
@@ -325,14 +347,19 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     now.saturating_duration_since(s.at) > self.spec.agents.stats_timeout
                 });
             let reason = if c.unhealthy {
-                "unhealthy"
+                ReplaceReason::Unhealthy
             } else if silent {
-                "silent"
+                ReplaceReason::Silent
             } else {
                 continue;
             };
-            warn!(pool = %self.spec.name, agent = %c.name, reason, "replacing agent");
-            telemetry::agent_replaced(&self.spec.name, reason);
+            AgentReplaced {
+                pool: &self.spec.name,
+                agent: &c.name,
+                reason,
+                crash: None,
+            }
+            .emit();
             self.members.draining.remove(&c.id);
             self.members.standby.remove(&c.name);
             self.spawn_stop(c.clone());
@@ -354,8 +381,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             .cloned()
             .collect();
         for c in overdue {
-            warn!(pool = %self.spec.name, agent = %c.name, "drain deadline passed; stopping the agent");
-            telemetry::drain_outcome(&self.spec.name, "deadline");
+            DrainEnded {
+                pool: &self.spec.name,
+                agent: &c.name,
+                outcome: DrainOutcome::Deadline,
+                held: 0,
+                why: None,
+            }
+            .emit();
             self.members.draining.remove(&c.id);
             self.spawn_stop(c);
         }
@@ -387,7 +420,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let current = d.current;
         if d.desired > current {
             let mut need = d.desired - current;
-            telemetry::scale_event(&self.spec.name, true);
+            telemetry::scale_event(&self.spec.name, ScaleDirection::Up);
             need -= self.resume_drains(containers, need);
             need -= self.activate_standbys(need);
             if need == 0 {
@@ -417,7 +450,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             if victims.is_empty() {
                 return;
             }
-            telemetry::scale_event(&self.spec.name, false);
+            telemetry::scale_event(&self.spec.name, ScaleDirection::Down);
             for (c, held) in victims {
                 self.retire(c, held.unwrap_or(0));
             }
@@ -471,9 +504,13 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 .min_by_key(|c| (c.created, c.name.clone())),
         };
         let Some(old) = old.cloned() else { return };
-        info!(pool = %self.spec.name, agent = %old.name, from = old.template.as_deref().unwrap_or("-"),
-              to = %current, "rolling an agent to the pool's current template");
-        telemetry::replica_rolled(&self.spec.name);
+        AgentRolled {
+            pool: &self.spec.name,
+            agent: &old.name,
+            from: old.template.as_deref().unwrap_or("-"),
+            to: &current,
+        }
+        .emit();
         self.members.rolling = Some(old.id.clone());
         if self.members.standby.remove(&old.name) {
             self.spawn_stop(old);
@@ -542,17 +579,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             for _ in 0..(want - have) {
                 self.spawn_start(true);
             }
-        }
-    }
-}
-
-fn log_observe_error(pool: &str, e: &ObserveError) {
-    match e {
-        ObserveError::StreamNotFound { .. } | ObserveError::ConsumerNotFound { .. } => {
-            error!(pool = %pool, error = %e, "cannot read the consumer; the pool holds its count until it exists")
-        }
-        _ => {
-            warn!(pool = %pool, error = %e, "cannot read the consumer; metrics are stale, the pool will not scale in")
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::PoolRunner;
 use super::members::{Draining, Starting};
@@ -14,7 +14,10 @@ use crate::docker::{AgentContainer, ScaleTarget};
 use crate::error::Error;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::protocol::{Command, Reply};
-use crate::telemetry;
+use crate::telemetry::DrainOutcome;
+use crate::telemetry::events::{
+    AgentStarted, AgentStopped, DrainEnded, DrainStarted, StartFailed, StopFailed, WarmActivated,
+};
 
 /// The outcome of a background operation.
 pub enum Op {
@@ -248,33 +251,45 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 match result {
                     Ok(_) => {
                         let secs = requested.elapsed().as_secs_f64();
-                        telemetry::container_op(&pool, true);
                         self.members.started_at.insert(name.clone(), Instant::now());
                         if !standby {
                             self.cold_start_sample = Some(secs);
                         }
-                        info!(pool = %pool, agent = %name, seconds = secs, standby, "agent started");
+                        AgentStarted {
+                            pool: &pool,
+                            agent: &name,
+                            seconds: secs,
+                            standby,
+                        }
+                        .emit();
                     }
                     Err(e) => {
                         self.members.standby.remove(&name);
-                        telemetry::docker_error(&pool, "start");
                         let delay = self.backoff.fail();
-                        error!(pool = %pool, agent = %name, error = %e, retry_in = ?delay,
-                               "cannot start agent; backing off");
+                        StartFailed {
+                            pool: &pool,
+                            agent: &name,
+                            error: &e,
+                            retry_in: delay,
+                        }
+                        .emit();
                     }
                 }
             }
             Op::Stopped { id, name, result } => {
                 self.members.stopping.remove(&id);
                 match result {
-                    Ok(()) => {
-                        telemetry::container_op(&pool, false);
-                        info!(pool = %pool, agent = %name, "agent stopped and removed");
+                    Ok(()) => AgentStopped {
+                        pool: &pool,
+                        agent: &name,
                     }
-                    Err(e) => {
-                        telemetry::docker_error(&pool, "stop");
-                        error!(pool = %pool, agent = %name, error = %e, "cannot stop agent");
+                    .emit(),
+                    Err(e) => StopFailed {
+                        pool: &pool,
+                        agent: &name,
+                        error: &e,
                     }
+                    .emit(),
                 }
             }
             Op::Removed { id } => {
@@ -292,7 +307,12 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 match reply {
                     Some(r) if r.ok => {
                         let deadline = Instant::now() + self.spec.agents.drain_timeout;
-                        telemetry::drain_started(&pool, r.in_flight > 0);
+                        DrainStarted {
+                            pool: &pool,
+                            agent: &container.name,
+                            in_flight: r.in_flight,
+                        }
+                        .emit();
                         self.members.draining.insert(
                             container.id.clone(),
                             Draining {
@@ -306,9 +326,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                         let why = other
                             .and_then(|r| r.error)
                             .unwrap_or_else(|| "no answer".into());
-                        warn!(pool = %pool, agent = %container.name, reason = %why,
-                              "drain not acknowledged; stopping with the stop timeout");
-                        telemetry::drain_outcome(&pool, "refused");
+                        DrainEnded {
+                            pool: &pool,
+                            agent: &container.name,
+                            outcome: DrainOutcome::Refused,
+                            held,
+                            why: Some(&why),
+                        }
+                        .emit();
                         self.spawn_stop(container);
                     }
                 }
@@ -319,8 +344,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     self.registry.note_state(&drain.name, r.state);
                 }
                 if reply.as_ref().is_some_and(|r| r.ok) {
-                    telemetry::drain_outcome(&pool, "cancelled");
-                    info!(pool = %pool, agent = %drain.name, "drain cancelled; agent working again");
+                    DrainEnded {
+                        pool: &pool,
+                        agent: &drain.name,
+                        outcome: DrainOutcome::Cancelled,
+                        held: drain.held,
+                        why: None,
+                    }
+                    .emit();
                 } else {
                     // The agent cannot go back (SIGTERM received, or it is
                     // gone): it keeps draining and the next tick starts a
@@ -335,8 +366,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     self.registry.note_state(&name, r.state);
                 }
                 if reply.as_ref().is_some_and(|r| r.ok) {
-                    telemetry::warm_activation(&pool);
-                    info!(pool = %pool, agent = %name, "warm agent activated");
+                    WarmActivated {
+                        pool: &pool,
+                        agent: &name,
+                    }
+                    .emit();
                 } else {
                     warn!(pool = %pool, agent = %name, "warm agent did not activate; treating it as a plain agent");
                 }

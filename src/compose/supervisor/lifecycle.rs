@@ -10,7 +10,7 @@ use std::time::Duration;
 use bollard::models::ContainerSummaryStateEnum;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::info;
 
 use super::{Entry, QUIET, Running, Supervisor};
 use crate::compose::discover::{self, Service};
@@ -18,7 +18,8 @@ use crate::compose::labels;
 use crate::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey};
 use crate::docker::timed;
 use crate::pool::{PoolSpec, wait_for};
-use crate::telemetry;
+use crate::telemetry::events::{DiscoveryFailed, ServiceNotPooled};
+use crate::telemetry::{self, ComposeErrorReason, DockerOp};
 use crate::template::Template;
 
 impl Supervisor {
@@ -27,8 +28,12 @@ impl Supervisor {
         let services = match discover::scan(&self.docker, self.project.as_deref()).await {
             Ok(s) => s,
             Err(e) => {
-                telemetry::compose_error("docker");
-                warn!(error = %e, "cannot list compose containers; pools unchanged");
+                DiscoveryFailed {
+                    reason: ComposeErrorReason::Docker,
+                    error: &e,
+                    retry_in: None,
+                }
+                .emit();
                 return;
             }
         };
@@ -60,7 +65,7 @@ impl Supervisor {
             Ok(p) => p,
             Err(errors) => {
                 let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                self.problem(&key, "invalid_label", list.join("; "));
+                self.problem(&key, ComposeErrorReason::InvalidLabel, list.join("; "));
                 self.drop_pool(&key);
                 return;
             }
@@ -74,7 +79,7 @@ impl Supervisor {
                 "label jetpool.pool: pool name \"{}\" is already used by service {other}",
                 params.name
             );
-            self.problem(&key, "name_conflict", msg);
+            self.problem(&key, ComposeErrorReason::NameConflict, msg);
             self.drop_pool(&key);
             return;
         }
@@ -131,7 +136,11 @@ impl Supervisor {
     /// The recipe cloned from the service's source container.
     async fn recipe(&mut self, svc: &Service) -> Option<Recipe> {
         let id = svc.source()?.id.clone()?;
-        let inspect = timed("inspect", self.docker.client().inspect_container(&id, None)).await;
+        let inspect = timed(
+            DockerOp::Inspect,
+            self.docker.client().inspect_container(&id, None),
+        )
+        .await;
         let result = match inspect {
             Ok(c) => Recipe::from_inspect(&c).map_err(|e| e.to_string()),
             Err(e) => Err(format!("cannot inspect container {id}: {e}")),
@@ -139,17 +148,21 @@ impl Supervisor {
         match result {
             Ok(r) => Some(r),
             Err(msg) => {
-                self.problem(&svc.key, "template", msg);
+                self.problem(&svc.key, ComposeErrorReason::Template, msg);
                 None
             }
         }
     }
 
     /// Logs and counts a problem of a service once (until it changes).
-    fn problem(&mut self, key: &ServiceKey, reason: &'static str, msg: String) {
+    fn problem(&mut self, key: &ServiceKey, reason: ComposeErrorReason, msg: String) {
         if self.problems.get(key) != Some(&msg) {
-            error!(service = %key, problem = %msg, "compose service not pooled");
-            telemetry::compose_error(reason);
+            ServiceNotPooled {
+                service: key,
+                reason,
+                problem: &msg,
+            }
+            .emit();
             self.problems.insert(key.clone(), msg);
         }
     }
