@@ -245,8 +245,9 @@ mod tests {
         let toml = format!(
             "[[pool]]\nname = \"tuned\"\nstream = \"S\"\nconsumer = \"c\"\nmin = 1\nmax = 7\ninterval = \"500ms\"\n{extra}\n[pool.container]\nimage = \"x\"\n[pool.scaling]\nscale_down_delay = \"3s\"\n"
         );
-        let specs = crate::pool::spec::parse_str(Path::new("p.toml"), &toml).unwrap();
-        specs.iter().map(|s| s.raw()).collect()
+        crate::pool::spec::parse_policies(Path::new("p.toml"), &toml)
+            .unwrap()
+            .lent()
     }
 
     fn policies() -> Vec<RawPool> {

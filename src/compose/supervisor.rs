@@ -31,8 +31,7 @@ use super::{ComposeTemplate, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, Service
 use crate::config::RawPool;
 use crate::docker::{DockerTarget, LABEL_POOL};
 use crate::http::Registry;
-use crate::pool::PoolSpec;
-use crate::pool::RunnerFactory;
+use crate::pool::{PoolNames, PoolSpec, RunnerFactory};
 use crate::telemetry::ComposeErrorReason;
 use crate::telemetry::events::DiscoveryFailed;
 use crate::virtual_target::VirtualTarget;
@@ -56,6 +55,8 @@ struct Running {
     stop: watch::Sender<bool>,
     /// The runner.
     tasks: JoinSet<()>,
+    /// New parameters for the running loop, taken in place.
+    spec: watch::Sender<Arc<PoolSpec>>,
 }
 
 /// One discovered pool: its settings, its live template, and its tasks
@@ -79,8 +80,13 @@ pub struct Supervisor {
     factory: RunnerFactory,
     /// Only this project's services, when set.
     project: Option<String>,
-    /// The policy files' pool tables, for `jetpool.policy`.
-    policies: Vec<RawPool>,
+    /// The policy files' tables as they change (reloads), for
+    /// `jetpool.policy`; `None` once their sender is gone.
+    policies: Option<watch::Receiver<Arc<Vec<RawPool>>>>,
+    /// The tables the pools were last resolved against.
+    lent: Arc<Vec<RawPool>>,
+    /// Pool names in use, shared with the policy-file pools.
+    names: PoolNames,
     /// Where pools are published for `/status` and `/healthz`.
     registry: Registry,
     /// In a dry run, the virtual containers; else `None`.
@@ -96,20 +102,27 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor with no pools yet.
+    /// A supervisor with no pools yet. `policies` are the policy files'
+    /// tables, sent again on every reload: compose pools naming one in
+    /// `jetpool.policy` are updated in place. `names` is shared with the
+    /// policy-file pools, so a name runs once.
     pub fn new(
         docker: Arc<DockerTarget>,
         factory: RunnerFactory,
         project: Option<String>,
-        policies: Vec<PoolSpec>,
+        policies: watch::Receiver<Arc<Vec<RawPool>>>,
+        names: PoolNames,
         registry: Registry,
         dry_run: Option<Arc<VirtualTarget>>,
     ) -> Self {
+        let lent = policies.borrow().clone();
         Supervisor {
             docker,
             factory,
             project,
-            policies: policies.iter().map(PoolSpec::raw).collect(),
+            policies: Some(policies),
+            lent,
+            names,
             registry,
             dry_run,
             own: Arc::new(OwnActs::default()),
@@ -164,6 +177,10 @@ impl Supervisor {
                 _ = until(reconnect) => {
                     reconnect = None;
                     events = Some(self.subscribe(since));
+                    due = Some(Instant::now());
+                }
+                lent = next_tables(&mut self.policies) => {
+                    self.lent = lent;
                     due = Some(Instant::now());
                 }
                 _ = until(due) => {
@@ -257,6 +274,18 @@ async fn next(events: &mut Option<Events>) -> Option<Result<EventMessage, bollar
         Some(s) => s.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// The policy files' tables when they change; never, once their sender
+/// is gone.
+async fn next_tables(rx: &mut Option<watch::Receiver<Arc<Vec<RawPool>>>>) -> Arc<Vec<RawPool>> {
+    if let Some(r) = rx
+        && r.changed().await.is_ok()
+    {
+        return r.borrow_and_update().clone();
+    }
+    *rx = None;
+    std::future::pending().await
 }
 
 /// Resolves at `at`, or never when `None`.

@@ -17,6 +17,7 @@
 
 mod factory;
 mod members;
+mod names;
 mod ops;
 pub mod spec;
 mod status;
@@ -31,7 +32,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
 pub use factory::{Runner, RunnerFactory, wait_for};
-pub use spec::PoolSpec;
+pub use names::PoolNames;
+pub use spec::{Policies, PoolSpec};
 pub use status::{AgentView, PoolStatus};
 
 use crate::budget::BudgetClient;
@@ -40,7 +42,7 @@ use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
 use crate::observe::{AgentControl, AgentRegistry, MetricsSource};
 use crate::policy::{ConsumerStats, Decision, Observation, PoolState, decide};
 use crate::telemetry::events::{
-    AgentReplaced, AgentRolled, Crash, DrainEnded, ListFailed, ObserveFailed,
+    AgentReplaced, AgentRolled, Crash, DrainEnded, ListFailed, ObserveFailed, PoolUpdated,
 };
 use crate::telemetry::{self, DrainOutcome, ObserveReason, ReplaceReason, ScaleDirection};
 use members::Members;
@@ -93,6 +95,9 @@ pub struct PoolRunner<S, T, A> {
     /// When this loop was made: until `stats_timeout` has passed, an agent
     /// that has not reported yet may still speak the protocol.
     up_since: Instant,
+    /// New specs from the pool's owner, taken in place (see
+    /// [`PoolRunner::with_updates`]).
+    updates: Option<watch::Receiver<Arc<PoolSpec>>>,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -123,6 +128,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             budget: None,
             dry_run: false,
             up_since: Instant::now(),
+            updates: None,
         };
         (runner, rx)
     }
@@ -140,6 +146,17 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         self
     }
 
+    /// Takes new specs of the pool from `rx` while it runs, in place: the
+    /// loop keeps all its state (estimates, windows, history, members,
+    /// agent reports), restarts its ticker when the interval changed,
+    /// publishes the new bounds in its status, logs what changed and ticks
+    /// at once. A spec for another name, stream or consumer is refused (its
+    /// owner starts a new loop for those).
+    pub fn with_updates(mut self, rx: watch::Receiver<Arc<PoolSpec>>) -> Self {
+        self.updates = Some(rx);
+        self
+    }
+
     /// Runs until `shutdown` resolves. Agents are left running: stopping
     /// the autoscaler must not stop the work.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
@@ -148,6 +165,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stats = self.io.agents.stats(&name).await;
         let mut events = self.io.target.events(&name);
+        let mut updates = self.updates.take();
         tokio::pin!(shutdown);
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
@@ -155,6 +173,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = ticker.tick() => self.tick().await,
+                spec = next_spec(&mut updates) => self.update(spec, &mut ticker),
                 Some(report) = stats.next() => self.registry.record(report, Instant::now()),
                 Some(event) = events.next() => {
                     match &event {
@@ -172,6 +191,38 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             }
         }
         info!(pool = %name, "pool loop stopped; agents left running");
+    }
+
+    /// Swaps in a new spec, keeping every piece of state.
+    fn update(&mut self, new: Arc<PoolSpec>, ticker: &mut tokio::time::Interval) {
+        if !self.spec.same_consumer(&new) {
+            error!(pool = %self.spec.name, to_pool = %new.name, stream = %new.stream, consumer = %new.consumer,
+                   "a new spec names another pool or consumer; ignored (such a change starts a new loop)");
+            return;
+        }
+        let changes = self.spec.changes(&new);
+        if changes.is_empty() {
+            return;
+        }
+        if new.policy.interval != self.spec.policy.interval {
+            *ticker = tokio::time::interval(new.policy.interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        }
+        let (min, max) = (new.policy.min, new.policy.max);
+        self.status.send_modify(|s| {
+            s.min = min;
+            s.max = max;
+        });
+        PoolUpdated {
+            pool: &self.spec.name,
+            changes: &changes,
+            min,
+            max,
+        }
+        .emit();
+        self.spec = new;
+        // Act on the change now, not an interval later.
+        ticker.reset_immediately();
     }
 
     /// One observe-decide-act step.
@@ -581,6 +632,17 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             }
         }
     }
+}
+
+/// The next spec from the pool's owner; never, once the owner is gone.
+async fn next_spec(updates: &mut Option<watch::Receiver<Arc<PoolSpec>>>) -> Arc<PoolSpec> {
+    if let Some(rx) = updates
+        && rx.changed().await.is_ok()
+    {
+        return rx.borrow_and_update().clone();
+    }
+    *updates = None;
+    std::future::pending().await
 }
 
 /// How long a control request may take before the agent counts as not

@@ -10,8 +10,10 @@ use metrics::counter;
 use tracing::{debug, error, info, warn};
 
 use super::labels::{
-    ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, ObserveReason, ReplaceReason,
+    ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, ObserveReason, ReloadOutcome,
+    ReplaceReason,
 };
+use crate::config::ConfigErrors;
 
 /// Counts one failed Docker call of a pool under `op`.
 fn docker_error(pool: &str, op: DockerOp) {
@@ -253,6 +255,80 @@ impl AgentRolled<'_> {
               "rolling an agent to the pool's current template");
         counter!("jetpool_replicas_rolled_total", "pool" => self.pool.to_string()).increment(1);
     }
+}
+
+/// A running pool took a new spec in place (a policy file or compose
+/// label changed): its loop and all its state go on.
+pub struct PoolUpdated<'a> {
+    /// The pool.
+    pub pool: &'a str,
+    /// The keys that changed.
+    pub changes: &'a [&'static str],
+    /// The new bounds.
+    pub min: u32,
+    /// The new bounds.
+    pub max: u32,
+}
+
+impl PoolUpdated<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self) {
+        info!(pool = %self.pool, changed = %self.changes.join(","), min = self.min, max = self.max,
+              "pool updated in place; its loop and state go on");
+        counter!("jetpool_pool_updates_total", "pool" => self.pool.to_string()).increment(1);
+    }
+}
+
+/// The policy files were loaded again and the pools follow them.
+pub struct PoliciesReloaded<'a> {
+    /// What caused the reload (`SIGHUP`, `file change`).
+    pub trigger: &'a str,
+    /// Pools started.
+    pub added: &'a [String],
+    /// Pools stopped (their agents keep running).
+    pub removed: &'a [String],
+    /// Pools that took a new spec in place.
+    pub updated: &'a [String],
+    /// Pools started anew for another stream or consumer.
+    pub restarted: &'a [String],
+}
+
+impl PoliciesReloaded<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self) {
+        let none = [self.added, self.removed, self.updated, self.restarted]
+            .iter()
+            .all(|v| v.is_empty());
+        if none {
+            info!(trigger = %self.trigger, "policy files reloaded; nothing changed");
+        } else {
+            info!(trigger = %self.trigger, added = ?self.added, removed = ?self.removed,
+                  updated = ?self.updated, restarted = ?self.restarted, "policy files reloaded");
+        }
+        reload(ReloadOutcome::Applied);
+    }
+}
+
+/// A reload found the policy files invalid: nothing changes.
+pub struct ReloadRefused<'a> {
+    /// What caused the reload.
+    pub trigger: &'a str,
+    /// Every problem, located.
+    pub errors: &'a ConfigErrors,
+}
+
+impl ReloadRefused<'_> {
+    /// Logs (one line per problem) and counts the event.
+    pub fn emit(&self) {
+        for e in &self.errors.0 {
+            error!(trigger = %self.trigger, problem = %e, "policy reload refused; the running policies stay");
+        }
+        reload(ReloadOutcome::Refused);
+    }
+}
+
+fn reload(outcome: ReloadOutcome) {
+    counter!("jetpool_policy_reloads_total", "outcome" => outcome.as_str()).increment(1);
 }
 
 /// A consumer read failed. Every failure is counted; the log line is

@@ -167,6 +167,17 @@ metric_label! {
     }
 }
 
+metric_label! {
+    /// How a reload of the policy files ended
+    /// (`jetpool_policy_reloads_total{outcome}`).
+    ReloadOutcome {
+        /// The files were valid; the pools follow them.
+        Applied => "applied",
+        /// The files were invalid; the running policies stay.
+        Refused => "refused",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +193,7 @@ mod tests {
         assert!(distinct::<DrainOutcome>() && distinct::<DockerOp>());
         assert!(distinct::<ObserveReason>() && distinct::<ComposeErrorReason>());
         assert!(distinct::<HeldWork>() && distinct::<ReplicaState>());
+        assert!(distinct::<ReloadOutcome>());
         assert_eq!(DockerOp::ALL.len(), 8);
         assert_eq!(ReplaceReason::Silent.to_string(), "silent");
     }

@@ -25,7 +25,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use labels::{
     ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, MetricLabel, ObserveReason,
-    ReplaceReason, ReplicaState, ScaleDirection,
+    ReloadOutcome, ReplaceReason, ReplicaState, ScaleDirection,
 };
 
 use crate::policy::{ConsumerStats, Decision, Replicas};
@@ -163,6 +163,17 @@ fn describe() {
         format!("Finished drains by outcome ({}).", values::<DrainOutcome>())
     );
     describe_counter!(
+        "jetpool_policy_reloads_total",
+        format!(
+            "Reloads of the policy files (SIGHUP or a change), by outcome ({}).",
+            values::<ReloadOutcome>()
+        )
+    );
+    describe_counter!(
+        "jetpool_pool_updates_total",
+        "New specs a running pool took in place (a policy file or compose label changed); its loop and state went on."
+    );
+    describe_counter!(
         "jetpool_warm_activations_total",
         "Warm standby agents activated instead of starting a container."
     );
@@ -272,6 +283,7 @@ pub fn pool_started(pool: &str) {
         "jetpool_containers_started_total",
         "jetpool_containers_stopped_total",
         "jetpool_warm_activations_total",
+        "jetpool_pool_updates_total",
     ] {
         counter!(name, "pool" => pool.to_string()).increment(0);
     }
@@ -290,6 +302,13 @@ pub fn compose_started(pool: Option<&str>) {
         Some(p) => {
             counter!("jetpool_replicas_rolled_total", "pool" => p.to_string()).increment(0);
         }
+    }
+}
+
+/// Registers the policy reload counter (when a directory is followed).
+pub fn reloads_started() {
+    for outcome in ReloadOutcome::ALL {
+        counter!("jetpool_policy_reloads_total", "outcome" => outcome.as_str()).increment(0);
     }
 }
 

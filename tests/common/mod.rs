@@ -480,11 +480,12 @@ pub struct Service {
 impl Service {
     /// Starts the service on a free port.
     pub fn start(nats: &Nats, toml: &str) -> Service {
-        let pools = jetpool::pool::spec::parse_str(std::path::Path::new("test.toml"), toml)
+        let policies = jetpool::pool::spec::parse_policies(std::path::Path::new("test.toml"), toml)
             .expect("valid policy");
         let listen = format!("127.0.0.1:{}", free_port());
         let cfg = jetpool::service::ServiceConfig {
-            pools,
+            policies,
+            policy_dir: None,
             nats: jetpool::nats::NatsArgs::for_url(&nats.url),
             listen: listen.clone(),
             dry_run: false,

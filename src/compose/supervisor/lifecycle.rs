@@ -48,10 +48,10 @@ impl Supervisor {
             .cloned()
             .collect();
         for key in gone {
-            self.pause(&key);
-            if let Some(e) = self.pools.remove(&key) {
+            if let Some(e) = self.pools.get(&key) {
                 info!(service = %key, pool = %e.params.name, "the service's containers are gone; pool removed");
             }
+            self.drop_pool(&key);
         }
         self.problems.retain(|k, _| seen.contains(k));
         let paused = self.pools.values().filter(|e| e.running.is_none()).count();
@@ -61,7 +61,7 @@ impl Supervisor {
     /// Starts, updates, resumes or stops the pool of one service.
     async fn reconcile(&mut self, svc: Service) {
         let key = svc.key.clone();
-        let params = match labels::resolve(&svc.labels(), &self.policies) {
+        let params = match labels::resolve(&svc.labels(), &self.lent) {
             Ok(p) => p,
             Err(errors) => {
                 let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -70,13 +70,19 @@ impl Supervisor {
                 return;
             }
         };
-        if let Some((other, _)) = self
+        // A new name is a new pool: the old one ends (and frees its name).
+        if self
             .pools
-            .iter()
-            .find(|(k, e)| **k != key && e.params.name == params.name)
+            .get(&key)
+            .is_some_and(|e| e.params.name != params.name)
         {
+            info!(service = %key, pool = %params.name, "the service's pool name changed; the old pool ends");
+            self.drop_pool(&key);
+        }
+        let owner = owner(&key);
+        if let Err(holder) = self.names.claim(&params.name, &owner) {
             let msg = format!(
-                "label jetpool.pool: pool name \"{}\" is already used by service {other}",
+                "label jetpool.pool: pool name \"{}\" is already used by {holder}",
                 params.name
             );
             self.problem(&key, ComposeErrorReason::NameConflict, msg);
@@ -86,6 +92,7 @@ impl Supervisor {
         let hash = svc.config_hash().map(str::to_string);
         let Some(entry) = self.pools.get(&key) else {
             let Some(recipe) = self.recipe(&svc).await else {
+                self.names.release(&params.name, &owner);
                 return;
             };
             let template = ComposeTemplate::new(recipe, svc.highest_number());
@@ -115,16 +122,24 @@ impl Supervisor {
         let Some(entry) = self.pools.get_mut(&key) else {
             return;
         };
-        let settings_changed = entry.params != params;
-        entry.params = params;
-        match entry.running.is_some() {
-            true if settings_changed => {
-                info!(service = %key, "the pool's labels changed; restarting its loop");
+        let old = std::mem::replace(&mut entry.params, params);
+        let changed = old != entry.params;
+        let same_consumer =
+            old.stream == entry.params.stream && old.consumer == entry.params.consumer;
+        match &entry.running {
+            // The labels (or the policy they name) changed: the running
+            // loop takes the new parameters and keeps its state.
+            Some(running) if changed && same_consumer => {
+                running.spec.send_replace(Arc::new(spec_of(entry, &key)));
+            }
+            Some(_) if changed => {
+                info!(service = %key, stream = %entry.params.stream, consumer = %entry.params.consumer,
+                      "the pool's consumer changed; starting its loop anew");
                 self.pause(&key);
                 self.resume(&key, &svc);
             }
-            true => {}
-            false => {
+            Some(_) => {}
+            None => {
                 let quiet = entry.last_outside.is_none_or(|t| t.elapsed() >= QUIET);
                 if quiet && svc.running() > 0 {
                     self.resume(&key, &svc);
@@ -167,10 +182,13 @@ impl Supervisor {
         }
     }
 
-    /// Stops a pool and forgets it (its labels are no longer valid).
-    fn drop_pool(&mut self, key: &ServiceKey) {
+    /// Stops a pool and forgets it (its labels are no longer valid, or
+    /// its service is gone), freeing its name.
+    pub(super) fn drop_pool(&mut self, key: &ServiceKey) {
         self.pause(key);
-        self.pools.remove(key);
+        if let Some(e) = self.pools.remove(key) {
+            self.names.release(&e.params.name, &owner(key));
+        }
     }
 
     /// Stops a pool's tasks, keeping what it needs to come back.
@@ -201,16 +219,9 @@ impl Supervisor {
         let Some(e) = self.pools.get_mut(key) else {
             return;
         };
+        let spec = spec_of(e, key);
         let p = &e.params;
-        let spec = PoolSpec {
-            name: p.name.clone(),
-            stream: p.stream.clone(),
-            consumer: p.consumer.clone(),
-            policy: p.policy.clone(),
-            template: Template::Compose(e.template.clone()),
-            agents: p.agents.clone(),
-            source: PathBuf::from(format!("compose:{key}")),
-        };
+        let (spec_tx, spec_rx) = watch::channel(Arc::new(spec.clone()));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let status = match &self.dry_run {
@@ -231,7 +242,7 @@ impl Supervisor {
                     }
                 }
                 let (runner, rx) = self.factory.runner(spec, virt.clone());
-                tasks.spawn(runner.run(wait_for(stop_rx)));
+                tasks.spawn(runner.with_updates(spec_rx).run(wait_for(stop_rx)));
                 rx
             }
             None => {
@@ -242,7 +253,7 @@ impl Supervisor {
                     self.own.clone(),
                 ));
                 let (runner, rx) = self.factory.runner(spec, target);
-                tasks.spawn(runner.run(wait_for(stop_rx)));
+                tasks.spawn(runner.with_updates(spec_rx).run(wait_for(stop_rx)));
                 rx
             }
         };
@@ -252,7 +263,30 @@ impl Supervisor {
         self.registry.insert(status);
         telemetry::pool_started(&p.name);
         telemetry::compose_started(Some(&p.name));
-        e.running = Some(Running { stop, tasks });
+        e.running = Some(Running {
+            stop,
+            tasks,
+            spec: spec_tx,
+        });
         e.last_outside = None;
+    }
+}
+
+/// The owner of a compose pool's name, as a name clash names it.
+fn owner(key: &ServiceKey) -> String {
+    format!("compose service {key}")
+}
+
+/// The spec of a compose pool: its parameters and its live template.
+fn spec_of(e: &Entry, key: &ServiceKey) -> PoolSpec {
+    let p = &e.params;
+    PoolSpec {
+        name: p.name.clone(),
+        stream: p.stream.clone(),
+        consumer: p.consumer.clone(),
+        policy: p.policy.clone(),
+        template: Template::Compose(e.template.clone()),
+        agents: p.agents.clone(),
+        source: PathBuf::from(format!("compose:{key}")),
     }
 }
