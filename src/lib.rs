@@ -24,7 +24,8 @@
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
-//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`].
+//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`]; the policy
+//!   files' pools follow the files (SIGHUP, changes) in place.
 //! - [`agent`] and [`load`]: the reference agent (also a command wrapper)
 //!   and the load generator.
 //! - [`sim`]: the trace-driven simulator and the peer emulations.

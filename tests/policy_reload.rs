@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
@@ -19,46 +17,6 @@ use common::*;
 
 /// What an edit must take effect within.
 const PROMPT: Duration = Duration::from_secs(2);
-
-/// The binary's JSON log lines, collected as they come.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<serde_json::Value>>>);
-
-impl Logs {
-    fn follow(child: &mut Child) -> Logs {
-        let logs = Logs::default();
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    sink.0.lock().expect("logs").push(v);
-                }
-            }
-        });
-        logs
-    }
-
-    /// The lines with this message (and, when given, this trigger).
-    fn count(&self, message: &str, trigger: Option<&str>) -> usize {
-        let lines = self.0.lock().expect("logs");
-        lines
-            .iter()
-            .filter(|l| l["message"] == message)
-            .filter(|l| trigger.is_none_or(|t| l["trigger"] == t))
-            .count()
-    }
-
-    /// The `problem` fields of the refused reloads so far.
-    fn refusals(&self) -> Vec<String> {
-        let lines = self.0.lock().expect("logs");
-        lines
-            .iter()
-            .filter(|l| l["message"] == "policy reload refused; the running policies stay")
-            .filter_map(|l| l["problem"].as_str().map(str::to_string))
-            .collect()
-    }
-}
 
 fn policy(pool: &str, extra: &str) -> String {
     format!(

@@ -1,6 +1,9 @@
 //! The dynamic set of compose pools. Scans (at start, after Docker events,
-//! and every few seconds) decide which labelled services are pools; each
-//! pool is a [`PoolRunner`], started and stopped here.
+//! after a reload of the policy files, and every few seconds) decide which
+//! labelled services are pools; each pool is a [`PoolRunner`], started and
+//! stopped here. New parameters (changed labels, or a changed table they
+//! name in `jetpool.policy`) go to the running loop, which keeps its state;
+//! a new pool name or consumer starts it anew.
 //!
 //! While compose itself acts on a service (`down`, `stop`, an `up` that
 //! recreates or rescales), its pool is paused: a stop or removal of one of
