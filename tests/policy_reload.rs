@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
@@ -98,14 +98,6 @@ async fn work_off(nats: &Nats, count: usize, work: Duration) {
             done += 1;
         }
     }
-}
-
-fn hangup(child: &Child) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill -HUP");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +192,7 @@ async fn edits_apply_in_place_invalid_ones_are_refused_and_sighup_reloads() {
         "policy reload refused; the running policies stay",
         Some("SIGHUP"),
     );
-    hangup(&child);
+    send_signal(&child, "HUP");
     eventually(PROMPT, "SIGHUP reloads", || async {
         (logs.count(
             "policy reload refused; the running policies stay",
@@ -211,7 +203,7 @@ async fn edits_apply_in_place_invalid_ones_are_refused_and_sighup_reloads() {
     .await;
     // ... and a fixed file, with SIGHUP at once, applies.
     std::fs::write(&file, policy(&pool, "").replace("max = 2", "max = 3")).expect("edit");
-    hangup(&child);
+    send_signal(&child, "HUP");
     eventually(PROMPT, "the fixed file applied", || async {
         let p = pool_status(&listen).await?;
         (p["max"] == 3 && p["decision"]["limit"] != "paused").then_some(())
@@ -249,10 +241,6 @@ async fn edits_apply_in_place_invalid_ones_are_refused_and_sighup_reloads() {
         "refusals counted"
     );
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().expect("jetpool exits");
-    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    terminate(child);
     eprintln!("policy_reload took {:?}", began.elapsed());
 }

@@ -468,6 +468,23 @@ pub fn counter_sum(body: &str, metric: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
+/// Sends `signal` (`HUP`, `TERM`) to a child process.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{signal} {}", child.id());
+}
+
+/// Stops a child jetpool with SIGTERM and checks it exits cleanly.
+pub fn terminate(mut child: std::process::Child) {
+    send_signal(&child, "TERM");
+    let status = child.wait().expect("jetpool exits");
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+}
+
 /// A child jetpool's JSON log lines (`--log-format json`), collected from
 /// its stderr as they come.
 #[derive(Clone, Default)]

@@ -191,11 +191,7 @@ async fn one_jetpool_runs_a_file_pool_and_a_compose_pool() {
         "the compose pool's loop never restarted: {started:?}"
     );
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exit = child.wait().expect("jetpool exits");
-    assert!(exit.success(), "clean exit: {exit}");
+    terminate(child);
     project.ok(&["down", "-t", "2"]);
     eprintln!("compose mixed took {:?}", began.elapsed());
 }
