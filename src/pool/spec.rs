@@ -176,3 +176,36 @@ pub fn parse_policies(file: &Path, source: &str) -> Result<Policies, Vec<ConfigE
 pub fn parse_str(file: &Path, source: &str) -> Result<Vec<PoolSpec>, Vec<ConfigError>> {
     parse_policies(file, source).map(|p| p.pools())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(extra: &str) -> PoolSpec {
+        let toml = format!(
+            "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 3\n{extra}\n[pool.container]\nimage = \"x\"\n"
+        );
+        parse_str(Path::new("t.toml"), &toml).unwrap().remove(0)
+    }
+
+    #[test]
+    fn changes_name_the_keys_an_update_touches() {
+        let a = one("");
+        assert!(a.changes(&a.clone()).is_empty());
+        let b = one("paused = true\n[pool.scaling]\ncooldown = \"5s\"");
+        assert_eq!(a.changes(&b), ["scaling", "paused"]);
+        assert!(a.same_consumer(&b));
+        let mut c = one("");
+        c.consumer = "other".into();
+        assert!(!a.same_consumer(&c));
+    }
+
+    #[test]
+    fn a_table_without_a_container_only_lends_its_settings() {
+        let toml = "[[pool]]\nname = \"lend\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 3\n";
+        let p = parse_policies(Path::new("t.toml"), toml).unwrap();
+        assert!(p.pools().is_empty());
+        assert_eq!(p.lent()[0].name, "lend");
+        assert_eq!(p.tables[0].policy.max, 3);
+    }
+}
