@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::config;
 use crate::policy::Policy;
+use crate::pool::spec;
 
 /// Arguments of `jetpool check`.
 #[derive(Debug, clap::Args)]
@@ -17,19 +17,31 @@ pub struct CheckArgs {
 /// Validates the files; prints a summary on success, every problem on
 /// failure. Returns the process exit code (0 when all files are valid).
 pub fn check(args: &CheckArgs) -> i32 {
-    match config::load_paths(&args.paths) {
-        Ok(pools) => {
-            for p in &pools {
+    match spec::load_paths(&args.paths) {
+        Ok(policies) => {
+            for t in &policies.tables {
+                let kind = if t.raw.container.is_some() {
+                    "pool"
+                } else {
+                    "settings"
+                };
                 println!(
-                    "ok   {}: pool {} (stream {}, consumer {}, {})",
-                    p.source.display(),
-                    p.name,
-                    p.stream,
-                    p.consumer,
-                    summary(&p.policy)
+                    "ok   {}: {kind} {} (stream {}, consumer {}, {})",
+                    t.source.display(),
+                    t.raw.name,
+                    t.raw.stream,
+                    t.raw.consumer,
+                    summary(&t.policy)
                 );
             }
-            println!("{} pool(s) valid", pools.len());
+            let settings = policies.tables.len() - policies.pools().len();
+            match settings {
+                0 => println!("{} pool(s) valid", policies.tables.len()),
+                n => println!(
+                    "{} pool(s) valid, {n} of them settings only (no [pool.container]: they run nothing, compose services borrow them through jetpool.policy)",
+                    policies.tables.len()
+                ),
+            }
             0
         }
         Err(errors) => {

@@ -5,8 +5,11 @@
 //!   now)`: sizing from arrival rate, throughput and backlog, and every
 //!   guardrail around it. No I/O, no clock; the live loop and the simulator
 //!   call the same code.
-//! - [`config`]: policy files, parsed once into typed [`config::PoolSpec`]s,
-//!   every problem reported with file, line and column.
+//! - [`config`]: policy files read into their raw serde shapes, every
+//!   problem reported with file, line and column; the bottom of the
+//!   dependency order. [`policy::validate`] holds the rules and returns the
+//!   typed [`policy::Policy`]; [`pool::spec`] joins the two into
+//!   [`pool::PoolSpec`]s.
 //! - [`protocol`]: the agent protocol (stats, drain, resume, activate).
 //! - [`observe`]: the metrics edge: consumer info through the JetStream API,
 //!   and the agents' own reports.
@@ -21,7 +24,8 @@
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
-//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`].
+//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`]; the policy
+//!   files' pools follow the files (SIGHUP, changes) in place.
 //! - [`agent`] and [`load`]: the reference agent (also a command wrapper)
 //!   and the load generator.
 //! - [`sim`]: the trace-driven simulator and the peer emulations.

@@ -6,6 +6,8 @@
 
 mod common;
 
+#[path = "compose_e2e/mixed.rs"]
+mod mixed;
 #[path = "compose_e2e/scale.rs"]
 mod scale;
 #[path = "compose_e2e/stack.rs"]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use jetpool::config::{PoolSpec, parse_str};
+use jetpool::pool::{PoolSpec, spec::parse_str};
 
 fn readme() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/README.md");

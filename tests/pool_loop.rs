@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jetpool::config::PoolSpec;
 use jetpool::observe::ObserveError;
 use jetpool::policy::{ConsumerStats, Limit};
+use jetpool::pool::PoolSpec;
 use jetpool::pool::{PoolIo, PoolRunner, PoolStatus};
 use jetpool::protocol::{AgentState, Command};
 use jetpool::target::virt::VirtualTarget;
@@ -37,7 +37,7 @@ fn spec_with(max: u32, scaling: &str, agents: &str) -> PoolSpec {
     let toml = format!(
         "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmax = {max}\n[pool.container]\nimage = \"x\"\n[pool.scaling]\n{scaling}\n[pool.agents]\n{agents}\n"
     );
-    jetpool::config::parse_str(Path::new("t.toml"), &toml)
+    jetpool::pool::spec::parse_str(Path::new("t.toml"), &toml)
         .unwrap()
         .remove(0)
 }

@@ -14,12 +14,13 @@
 //! - [`target`]: [`ComposeTarget`], the scale target of one service: its
 //!   containers are the pool's, and the last one is kept (stopped) at zero.
 //! - [`discover`]: listing the labelled services and their containers.
+//! - [`supervisor`]: the dynamic set of compose pools, driven by scans,
+//!   Docker events and reloads of the policy files; label changes reach a
+//!   running loop in place; pauses a pool while compose itself acts on it.
 //!
 //! Every Docker call goes through the edge,
 //! [`DockerTarget`](crate::target::docker::DockerTarget), in jetpool's
 //! types; nothing here names bollard's.
-//! - [`supervisor`]: the dynamic set of compose pools, driven by scans and
-//!   Docker events; pauses a pool while compose itself acts on it.
 
 pub mod discover;
 pub mod labels;
@@ -48,9 +49,9 @@ pub const LABEL_VERSION: &str = "com.docker.compose.version";
 /// Command-line settings of compose discovery.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ComposeArgs {
-    /// Discover pools from compose services labelled `jetpool.pool`. The
-    /// policy files then only lend settings to services that name one in
-    /// `jetpool.policy`; they start no pools of their own.
+    /// Discover pools from compose services labelled `jetpool.pool`, beside
+    /// the policy files' pools; the files also lend settings to services
+    /// that name a table in `jetpool.policy`.
     #[arg(long = "compose", env = "JETPOOL_COMPOSE")]
     pub enabled: bool,
     /// Only this compose project's services (default: every project).

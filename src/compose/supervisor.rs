@@ -1,6 +1,9 @@
 //! The dynamic set of compose pools. Scans (at start, after Docker events,
-//! and every few seconds) decide which labelled services are pools; each
-//! pool is a [`PoolRunner`], started and stopped here.
+//! after a reload of the policy files, and every few seconds) decide which
+//! labelled services are pools; each pool is a [`PoolRunner`], started and
+//! stopped here. New parameters (changed labels, or a changed table they
+//! name in `jetpool.policy`) go to the running loop, which keeps its state;
+//! a new pool name or consumer starts it anew.
 //!
 //! While compose itself acts on a service (`down`, `stop`, an `up` that
 //! recreates or rescales), its pool is paused: a stop or removal of one of
@@ -21,18 +24,19 @@ use futures::stream::BoxStream;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::labels::PoolParams;
 use super::target::{Act, OwnActs};
 use super::{LABEL_PROJECT, LABEL_SERVICE, ServiceKey, discover};
-use crate::config::PoolSpec;
+use crate::config::RawPool;
 use crate::http::Registry;
-use crate::pool::RunnerFactory;
+use crate::pool::{PoolNames, PoolSpec, RunnerFactory};
 use crate::target::docker::DockerTarget;
 use crate::target::virt::VirtualTarget;
 use crate::target::{ContainerEvent, Template, WatchEvent};
-use crate::telemetry;
+use crate::telemetry::ComposeErrorReason;
+use crate::telemetry::events::DiscoveryFailed;
 
 /// Events arriving within this window cause one scan.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -49,6 +53,8 @@ struct Running {
     stop: watch::Sender<bool>,
     /// The runner.
     tasks: JoinSet<()>,
+    /// New parameters for the running loop, taken in place.
+    spec: watch::Sender<Arc<PoolSpec>>,
 }
 
 /// One discovered pool: its settings, its live template, and its tasks
@@ -72,8 +78,13 @@ pub struct Supervisor {
     factory: RunnerFactory,
     /// Only this project's services, when set.
     project: Option<String>,
-    /// Policy-file pools, for `jetpool.policy`.
-    policies: Vec<PoolSpec>,
+    /// The policy files' tables as they change (reloads), for
+    /// `jetpool.policy`; `None` once their sender is gone.
+    policies: Option<watch::Receiver<Arc<Vec<RawPool>>>>,
+    /// The tables the pools were last resolved against.
+    lent: Arc<Vec<RawPool>>,
+    /// Pool names in use, shared with the policy-file pools.
+    names: PoolNames,
     /// Where pools are published for `/status` and `/healthz`.
     registry: Registry,
     /// In a dry run, the virtual containers; else `None`.
@@ -89,20 +100,27 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// A supervisor with no pools yet.
+    /// A supervisor with no pools yet. `policies` are the policy files'
+    /// tables, sent again on every reload: compose pools naming one in
+    /// `jetpool.policy` are updated in place. `names` is shared with the
+    /// policy-file pools, so a name runs once.
     pub fn new(
         docker: Arc<DockerTarget>,
         factory: RunnerFactory,
         project: Option<String>,
-        policies: Vec<PoolSpec>,
+        policies: watch::Receiver<Arc<Vec<RawPool>>>,
+        names: PoolNames,
         registry: Registry,
         dry_run: Option<Arc<VirtualTarget>>,
     ) -> Self {
+        let lent = policies.borrow().clone();
         Supervisor {
             docker,
             factory,
             project,
-            policies,
+            policies: Some(policies),
+            lent,
+            names,
             registry,
             dry_run,
             own: Arc::new(OwnActs::default()),
@@ -137,11 +155,19 @@ impl Supervisor {
                         due.get_or_insert(Instant::now() + DEBOUNCE);
                     }
                     WatchEvent::Lost { error, retry_in } => {
-                        warn!(error = %error, retry_in = ?retry_in, "Docker events stream lost; reconnecting (scans continue)");
-                        telemetry::compose_error("events");
+                        DiscoveryFailed {
+                            reason: ComposeErrorReason::Events,
+                            error: &error,
+                            retry_in: Some(retry_in),
+                        }
+                        .emit();
                         due = Some(Instant::now() + retry_in);
                     }
                 },
+                lent = next_tables(&mut self.policies) => {
+                    self.lent = lent;
+                    due = Some(Instant::now());
+                }
                 _ = until(due) => {
                     due = None;
                     self.rescan().await;
@@ -199,6 +225,18 @@ impl Supervisor {
             self.pause(&key);
         }
     }
+}
+
+/// The policy files' tables when they change; never, once their sender
+/// is gone.
+async fn next_tables(rx: &mut Option<watch::Receiver<Arc<Vec<RawPool>>>>) -> Arc<Vec<RawPool>> {
+    if let Some(r) = rx
+        && r.changed().await.is_ok()
+    {
+        return r.borrow_and_update().clone();
+    }
+    *rx = None;
+    std::future::pending().await
 }
 
 /// Resolves at `at`, or never when `None`.

@@ -1,7 +1,13 @@
 //! Policy files: every `*.toml` in a directory, each holding one or more
-//! `[[pool]]` tables. Parsed once into typed [`PoolSpec`]s; every problem is
-//! reported with file, line and column so `jetpool check` and `jetpool run`
-//! print the same, actionable messages.
+//! `[[pool]]` tables, read into their raw serde shapes ([`RawPool`] and the
+//! tables inside it). Every problem is reported with file, line and column
+//! so `jetpool check` and `jetpool run` print the same, actionable
+//! messages: parse errors here, and the rules of a pool (checked by
+//! [`policy::validate`](crate::policy::validate)) through
+//! [`FilePool::error`], which maps a key path back to its line.
+//!
+//! This is the bottom of the dependency order: nothing here imports any
+//! other module of the crate.
 
 mod duration;
 mod locate;
@@ -13,9 +19,10 @@ pub mod schedule;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use duration::{format_duration, parse_duration};
-pub use pool::{AgentsSpec, ContainerSpec, PoolSpec};
+pub use pool::{AgentsSpec, ContainerSpec, RawPool};
 pub use rate_limit::{RateLimit, Select, Step};
 pub use scaling::{Scaling, StaleFallback};
 pub use schedule::{Days, Schedule, TimeOfDay, Zone};
@@ -103,7 +110,69 @@ impl std::error::Error for ConfigErrors {}
 struct PolicyFile {
     /// The pools this file declares.
     #[serde(default)]
-    pool: Vec<pool::RawPool>,
+    pool: Vec<RawPool>,
+}
+
+/// A rule a pool's settings break: the key path inside its `[[pool]]`
+/// table (`["scaling", "scale_up_limits", "0", "pods"]`) and what is wrong.
+/// The validator that finds it knows nothing of files; [`FilePool::error`]
+/// turns it into a located [`ConfigError`], compose labels into a label's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Keys from the pool table down (array indices as decimal strings).
+    pub path: Vec<String>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `path` (inside the pool table).
+    pub fn at(path: &[&str], message: impl Into<String>) -> Self {
+        Problem {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            message: message.into(),
+        }
+    }
+
+    /// The path as a person reads it: `scaling.scale_up_limits[0].pods`.
+    pub fn dotted(&self) -> String {
+        dotted(&self.path)
+    }
+}
+
+/// One `[[pool]]` table as read from a file, with where it came from, so a
+/// problem found later can point at the line to edit.
+#[derive(Debug, Clone)]
+pub struct FilePool {
+    /// The table's contents.
+    pub raw: RawPool,
+    /// The policy file.
+    pub file: PathBuf,
+    /// Its index among the file's `[[pool]]` tables.
+    pub index: usize,
+    /// The file's text, shared by its tables, to locate keys in.
+    source: Arc<str>,
+}
+
+impl FilePool {
+    /// Where the key at `path` (inside this pool's table) is written.
+    pub fn location(&self, path: &[String]) -> Location {
+        let mut keys = vec!["pool".to_string(), self.index.to_string()];
+        keys.extend(path.iter().cloned());
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        locate::key_location(&self.file, &self.source, &refs)
+    }
+
+    /// The problem as a located error: `file:line:column: pool[i].key: message`.
+    pub fn error(&self, problem: Problem) -> ConfigError {
+        let mut keys = vec!["pool".to_string(), self.index.to_string()];
+        keys.extend(problem.path.iter().cloned());
+        ConfigError {
+            location: self.location(&problem.path),
+            key: Some(dotted(&keys)),
+            message: problem.message,
+        }
+    }
 }
 
 /// The `*.toml` files directly in `dir`, sorted by name (not recursive).
@@ -116,29 +185,34 @@ pub fn policy_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Loads every `*.toml` file in `dir` (sorted by name, not recursive).
-pub fn load_dir(dir: &Path) -> Result<Vec<PoolSpec>, ConfigErrors> {
-    let files = policy_files(dir).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            location: Location::file(dir),
-            key: None,
-            message: format!("cannot read policy directory: {e}"),
-        }])
-    })?;
-    if files.is_empty() {
-        return Err(ConfigErrors(vec![ConfigError {
-            location: Location::file(dir),
-            key: None,
-            message: "no policy files (*.toml) in this directory".into(),
-        }]));
-    }
-    load_files(&files)
+/// What reading a set of policy files gave: the tables that parsed, and
+/// every problem met on the way (unreadable files, parse errors, duplicate
+/// names). Both are kept so a caller validating the tables can report all
+/// problems of all files at once.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The `[[pool]]` tables of the files that parsed, in file order.
+    pub pools: Vec<FilePool>,
+    /// Problems of the files that did not, and duplicate names.
+    pub errors: Vec<ConfigError>,
 }
 
-/// Loads the given files and directories (directories contribute their
-/// `*.toml` files) and validates them together, so pool names are checked
-/// for uniqueness across all of them.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<PoolSpec>, ConfigErrors> {
+/// Reads every `*.toml` file in `dir` (sorted by name, not recursive).
+pub fn read_dir(dir: &Path) -> Read {
+    let files = match policy_files(dir) {
+        Ok(f) => f,
+        Err(e) => return Read::failed(dir, format!("cannot read policy directory: {e}")),
+    };
+    if files.is_empty() {
+        return Read::failed(dir, "no policy files (*.toml) in this directory".into());
+    }
+    read_files(&files)
+}
+
+/// Reads the given files and directories (directories contribute their
+/// `*.toml` files) together, so pool names are checked for uniqueness
+/// across all of them.
+pub fn read_paths(paths: &[PathBuf]) -> Read {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
@@ -155,28 +229,37 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<PoolSpec>, ConfigErrors> {
             files.push(p.clone());
         }
     }
-    match load_files(&files) {
-        Ok(pools) if errors.is_empty() => Ok(pools),
-        Ok(_) => Err(ConfigErrors(errors)),
-        Err(ConfigErrors(more)) => {
-            errors.extend(more);
-            Err(ConfigErrors(errors))
+    let mut read = read_files(&files);
+    errors.append(&mut read.errors);
+    read.errors = errors;
+    read
+}
+
+impl Read {
+    /// Nothing read, for one reason about `path` as a whole.
+    fn failed(path: &Path, message: String) -> Read {
+        Read {
+            pools: Vec::new(),
+            errors: vec![ConfigError {
+                location: Location::file(path),
+                key: None,
+                message,
+            }],
         }
     }
 }
 
-/// Parses and validates `files`, collecting every problem rather than
-/// stopping at the first.
-pub fn load_files(files: &[PathBuf]) -> Result<Vec<PoolSpec>, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut pools = Vec::new();
+/// Reads and parses `files`, collecting every problem rather than stopping
+/// at the first; pool names must be unique across all of them.
+pub fn read_files(files: &[PathBuf]) -> Read {
+    let mut read = Read::default();
     // name -> where it was first declared, for the uniqueness check.
     let mut seen: BTreeMap<String, Location> = BTreeMap::new();
     for file in files {
         let source = match std::fs::read_to_string(file) {
             Ok(s) => s,
             Err(e) => {
-                errors.push(ConfigError {
+                read.errors.push(ConfigError {
                     location: Location::file(file),
                     key: None,
                     message: format!("cannot read: {e}"),
@@ -184,38 +267,34 @@ pub fn load_files(files: &[PathBuf]) -> Result<Vec<PoolSpec>, ConfigErrors> {
                 continue;
             }
         };
-        match parse_str(file, &source) {
+        match parse_file(file, &source) {
             Ok(parsed) => {
-                for (i, p) in parsed.into_iter().enumerate() {
-                    let loc =
-                        locate::key_location(file, &source, &["pool", &i.to_string(), "name"]);
-                    if let Some(first) = seen.get(&p.name) {
-                        errors.push(ConfigError {
-                            location: loc,
-                            key: Some(format!("pool[{i}].name")),
-                            message: format!(
+                for p in parsed {
+                    let loc = p.location(&["name".to_string()]);
+                    if let Some(first) = seen.get(&p.raw.name) {
+                        read.errors.push(p.error(Problem::at(
+                            &["name"],
+                            format!(
                                 "pool name \"{}\" is already used at {first}; names must be unique across all policy files",
-                                p.name
+                                p.raw.name
                             ),
-                        });
+                        )));
                     } else {
-                        seen.insert(p.name.clone(), loc);
-                        pools.push(p);
+                        seen.insert(p.raw.name.clone(), loc);
+                        read.pools.push(p);
                     }
                 }
             }
-            Err(mut es) => errors.append(&mut es),
+            Err(mut es) => read.errors.append(&mut es),
         }
     }
-    if errors.is_empty() {
-        Ok(pools)
-    } else {
-        Err(ConfigErrors(errors))
-    }
+    read
 }
 
-/// Parses one policy file's text; `file` is used for locations only.
-pub fn parse_str(file: &Path, source: &str) -> Result<Vec<PoolSpec>, Vec<ConfigError>> {
+/// Parses one policy file's text into its pool tables; `file` is used for
+/// locations only. Only the shape is checked here (types, unknown keys,
+/// durations); the rules of a pool are policy's.
+pub fn parse_file(file: &Path, source: &str) -> Result<Vec<FilePool>, Vec<ConfigError>> {
     let raw: PolicyFile = toml::from_str(source).map_err(|e| {
         let (location, key) = match e.span() {
             Some(span) => {
@@ -240,30 +319,18 @@ pub fn parse_str(file: &Path, source: &str) -> Result<Vec<PoolSpec>, Vec<ConfigE
             message: "no [[pool]] table in this file".into(),
         }]);
     }
-    let mut pools = Vec::new();
-    let mut errors = Vec::new();
-    for (i, rp) in raw.pool.into_iter().enumerate() {
-        match rp.validate() {
-            Ok(p) => pools.push(p.with_source(file)),
-            Err(problems) => {
-                for (path, message) in problems {
-                    let mut keys = vec!["pool".to_string(), i.to_string()];
-                    keys.extend(path);
-                    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                    errors.push(ConfigError {
-                        location: locate::key_location(file, source, &refs),
-                        key: Some(dotted(&keys)),
-                        message,
-                    });
-                }
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(pools)
-    } else {
-        Err(errors)
-    }
+    let source: Arc<str> = Arc::from(source);
+    Ok(raw
+        .pool
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| FilePool {
+            raw,
+            file: file.to_path_buf(),
+            index,
+            source: source.clone(),
+        })
+        .collect())
 }
 
 /// Writes a key path the way a person reads it: `pool[0].schedule[1].min`.
@@ -280,12 +347,4 @@ fn dotted(path: &[String]) -> String {
         }
     }
     out
-}
-
-/// A validation problem: the key path inside one `[[pool]]` and the message.
-pub(crate) type Problem = (Vec<String>, String);
-
-/// Shorthand to build a [`Problem`].
-pub(crate) fn problem(path: &[&str], message: impl Into<String>) -> Problem {
-    (path.iter().map(|s| s.to_string()).collect(), message.into())
 }

@@ -1,47 +1,18 @@
-//! One `[[pool]]` table: which consumer it watches, the bounds and sizing
-//! knobs for [`decide`](crate::policy::decide), and the container template
-//! its agents are started from.
+//! One `[[pool]]` table as written: which consumer it watches, the bounds
+//! and sizing knobs for the decision core, the agent lifecycle, and the
+//! container template its agents are started from. Only the shape is
+//! checked here; the rules (min <= max, pinned within the bounds, ...) are
+//! [`policy::validate`](crate::policy::validate)'s.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::duration;
 use super::scaling::Scaling;
 use super::schedule::Schedule;
-use super::{Problem, duration, problem};
-use crate::policy::Policy;
-use crate::target::Template;
-
-/// A validated pool: everything jetpool needs to watch and scale it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PoolSpec {
-    /// Unique pool name; part of container names and the `jetpool.pool` label.
-    pub name: String,
-    /// The JetStream stream the consumer reads.
-    pub stream: String,
-    /// The durable pull consumer the agents share.
-    pub consumer: String,
-    /// Bounds and sizing knobs, the input of the pure decision core.
-    pub policy: Policy,
-    /// How agent containers are created.
-    pub template: Template,
-    /// How agents are drained, kept warm and healed.
-    pub agents: AgentsSpec,
-    /// The policy file this pool came from (for messages); empty for pools
-    /// built in code.
-    pub source: PathBuf,
-}
-
-impl PoolSpec {
-    /// Records the file the pool was declared in.
-    pub(crate) fn with_source(mut self, file: &Path) -> Self {
-        self.source = file.to_path_buf();
-        self
-    }
-}
 
 /// The container template of a pool's agents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,56 +105,6 @@ impl ContainerSpec {
         let digest = Sha256::digest(&json);
         digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
     }
-
-    fn validate(&self) -> Vec<Problem> {
-        let mut out = Vec::new();
-        if self.image.trim().is_empty() {
-            out.push(problem(&["container", "image"], "image must not be empty"));
-        }
-        for k in self.labels.keys() {
-            if k.starts_with("jetpool.") {
-                out.push(problem(
-                    &["container", "labels"],
-                    format!(
-                        "label \"{k}\": keys starting with \"jetpool.\" are reserved for jetpool"
-                    ),
-                ));
-            }
-        }
-        for k in self.env.keys() {
-            if k.is_empty() || k.contains('=') {
-                out.push(problem(
-                    &["container", "env"],
-                    format!(
-                        "environment variable name \"{k}\" must be non-empty and contain no '='"
-                    ),
-                ));
-            }
-        }
-        if self.stop_timeout > Duration::from_secs(3600) {
-            out.push(problem(
-                &["container", "stop_timeout"],
-                "stop_timeout must be at most 1h",
-            ));
-        }
-        if let Some(c) = self.cpus
-            && !(c > 0.0 && c.is_finite())
-        {
-            out.push(problem(
-                &["container", "cpus"],
-                "cpus must be a positive number",
-            ));
-        }
-        for v in &self.volumes {
-            if !v.contains(':') {
-                out.push(problem(
-                    &["container", "volumes"],
-                    format!("volume \"{v}\" must have the form \"source:target\" or \"source:target:ro\""),
-                ));
-            }
-        }
-        out
-    }
 }
 
 /// The `[pool.agents]` table: the agent lifecycle around scaling.
@@ -249,180 +170,77 @@ impl Default for AgentsSpec {
     }
 }
 
-impl AgentsSpec {
-    fn validate(&self, max: u32) -> Vec<Problem> {
-        let mut out = Vec::new();
-        if self.drain_timeout < Duration::from_secs(1) {
-            out.push(problem(
-                &["agents", "drain_timeout"],
-                "drain_timeout must be at least 1s",
-            ));
-        }
-        if self.stats_timeout < Duration::from_secs(1) {
-            out.push(problem(
-                &["agents", "stats_timeout"],
-                "stats_timeout must be at least 1s",
-            ));
-        }
-        if self.max_backoff < Duration::from_secs(1) {
-            out.push(problem(
-                &["agents", "max_backoff"],
-                "max_backoff must be at least 1s",
-            ));
-        }
-        if self.warm > max {
-            out.push(problem(
-                &["agents", "warm"],
-                format!("warm ({}) must not exceed max ({max})", self.warm),
-            ));
-        }
-        out
-    }
-}
-
-/// The raw `[[pool]]` table as written; [`RawPool::validate`] turns it into
-/// a [`PoolSpec`].
-#[derive(Debug, Deserialize)]
+/// The raw `[[pool]]` table as written. [`policy::validate`] checks it and
+/// returns the typed [`Policy`](crate::policy::Policy); compose labels
+/// build one too (over a policy-file pool's, when `jetpool.policy` names
+/// one), so both kinds of pools meet the same rules.
+///
+/// [`policy::validate`]: crate::policy::validate
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawPool {
+pub struct RawPool {
     /// Unique pool name.
-    name: String,
+    pub name: String,
     /// The JetStream stream the consumer reads.
-    stream: String,
+    pub stream: String,
     /// The durable pull consumer the agents share.
-    consumer: String,
+    pub consumer: String,
     /// Fewest agents; 0 lets the pool scale to zero.
     #[serde(default)]
-    min: u32,
+    pub min: u32,
     /// Most agents.
-    max: u32,
+    pub max: u32,
     /// Observation and decision cadence.
     #[serde(default = "default_interval", deserialize_with = "duration::required")]
-    interval: Duration,
-    /// How agent containers are created.
-    container: ContainerSpec,
+    pub interval: Duration,
+    /// How agent containers are created. Required of a pool that runs from
+    /// a policy file; absent where the template comes from elsewhere (a
+    /// compose service's container).
+    #[serde(default)]
+    pub container: Option<ContainerSpec>,
     /// Sizing knobs and guardrails.
     #[serde(default)]
-    scaling: Scaling,
+    pub scaling: Scaling,
     /// Share of the global agent budget: higher is served first.
     #[serde(default)]
-    priority: u32,
+    pub priority: u32,
     /// Hold the current count: no automatic scaling at all.
     #[serde(default)]
-    paused: bool,
+    pub paused: bool,
     /// Fix the count at this number, whatever the model says.
     #[serde(default)]
-    pinned: Option<u32>,
+    pub pinned: Option<u32>,
     /// Time windows that raise `min` or lower `max`.
     #[serde(default)]
-    schedule: Vec<Schedule>,
+    pub schedule: Vec<Schedule>,
     /// The agent lifecycle: drain, warm pool, healing.
     #[serde(default)]
-    agents: AgentsSpec,
-}
-
-const fn default_interval() -> Duration {
-    Duration::from_secs(1)
-}
-
-/// True for names Docker accepts in a container name and NATS in a
-/// stream or consumer name: no spaces, dots or wildcards.
-pub(crate) fn is_plain_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-}
-
-/// True for names JetStream accepts for a stream or consumer: non-empty,
-/// no whitespace, dots or wildcards.
-pub(crate) fn is_jetstream_name(v: &str) -> bool {
-    !v.is_empty()
-        && !v
-            .chars()
-            .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>'))
+    pub agents: AgentsSpec,
 }
 
 impl RawPool {
-    /// Checks every rule, returning all problems at once.
-    pub(crate) fn validate(self) -> Result<PoolSpec, Vec<Problem>> {
-        let mut out = Vec::new();
-        if !is_plain_name(&self.name) {
-            out.push(problem(
-                &["name"],
-                format!(
-                    "pool name \"{}\" is not allowed: use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit",
-                    self.name
-                ),
-            ));
+    /// A table with `name`, `stream`, `consumer` and `max`, every other key
+    /// at its default, as if written with only those four.
+    pub fn new(name: &str, stream: &str, consumer: &str, max: u32) -> Self {
+        RawPool {
+            name: name.to_string(),
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            min: 0,
+            max,
+            interval: default_interval(),
+            container: None,
+            scaling: Scaling::default(),
+            priority: 0,
+            paused: false,
+            pinned: None,
+            schedule: Vec::new(),
+            agents: AgentsSpec::default(),
         }
-        for (key, v) in [("stream", &self.stream), ("consumer", &self.consumer)] {
-            if !is_jetstream_name(v) {
-                out.push(problem(
-                    &[key],
-                    format!("{key} name \"{v}\" is not allowed: it must be non-empty with no spaces, '.', '*' or '>'"),
-                ));
-            }
-        }
-        if self.max == 0 {
-            out.push(problem(&["max"], "max must be at least 1"));
-        }
-        if self.min > self.max {
-            out.push(problem(
-                &["min"],
-                format!("min ({}) must not exceed max ({})", self.min, self.max),
-            ));
-        }
-        if self.interval < Duration::from_millis(100) || self.interval > Duration::from_secs(600) {
-            out.push(problem(
-                &["interval"],
-                "interval must be between 100ms and 10m",
-            ));
-        }
-        if let Some(n) = self.pinned {
-            if !(self.min..=self.max).contains(&n) {
-                out.push(problem(
-                    &["pinned"],
-                    format!(
-                        "pinned ({n}) must be within min and max ({}..={})",
-                        self.min, self.max
-                    ),
-                ));
-            }
-            if self.paused {
-                out.push(problem(
-                    &["pinned"],
-                    "set either paused (hold the current count) or pinned (fix it), not both",
-                ));
-            }
-        }
-        out.extend(self.container.validate());
-        out.extend(self.agents.validate(self.max));
-        out.extend(self.scaling.validate(self.min, self.max));
-        for (i, w) in self.schedule.iter().enumerate() {
-            out.extend(w.validate(i, self.min, self.max));
-        }
-        if !out.is_empty() {
-            return Err(out);
-        }
-        Ok(PoolSpec {
-            name: self.name,
-            stream: self.stream,
-            consumer: self.consumer,
-            policy: Policy {
-                min: self.min,
-                max: self.max,
-                interval: self.interval,
-                scaling: self.scaling,
-                priority: self.priority,
-                paused: self.paused,
-                pinned: self.pinned,
-                schedule: self.schedule,
-            },
-            template: Template::from_policy(&self.container),
-            agents: self.agents,
-            source: PathBuf::new(),
-        })
     }
+}
+
+/// 1 s: the default observation and decision cadence.
+pub const fn default_interval() -> Duration {
+    Duration::from_secs(1)
 }

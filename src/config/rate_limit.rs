@@ -43,14 +43,12 @@ struct RawRateLimit {
     period: Duration,
 }
 
-/// Longest rate-limit period, as in the HPA (1800 s).
-const MAX_PERIOD: Duration = Duration::from_secs(30 * 60);
-
 impl TryFrom<RawRateLimit> for RateLimit {
     type Error = String;
 
     /// Only the shape is checked here; the numbers are checked by
-    /// [`RateLimit::problems`], which can name the element and key.
+    /// [`policy::validate`](crate::policy::validate), which can name the
+    /// element and key.
     fn try_from(raw: RawRateLimit) -> Result<Self, String> {
         let step = match (raw.pods, raw.percent) {
             (Some(p), None) => Step::Pods(p),
@@ -65,28 +63,6 @@ impl TryFrom<RawRateLimit> for RateLimit {
             step,
             period: raw.period,
         })
-    }
-}
-
-impl RateLimit {
-    /// What is wrong with this limit's numbers, as (key, message) pairs.
-    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        match self.step {
-            Step::Pods(0) => out.push(("pods", "pods must be at least 1".to_string())),
-            Step::Percent(0) => out.push(("percent", "percent must be at least 1".to_string())),
-            _ => {}
-        }
-        if self.period < Duration::from_secs(1) || self.period > MAX_PERIOD {
-            out.push((
-                "period",
-                format!(
-                    "period must be between 1s and 30m, got {}",
-                    duration::format_duration(self.period)
-                ),
-            ));
-        }
-        out
     }
 }
 

@@ -1,13 +1,15 @@
 //! The `[pool.scaling]` table: the sizing model's knobs and the guardrails
 //! around it. Every key has a default a production pool can start from, and
-//! the defaults add no delay to scale-up: the next tick acts.
+//! the defaults add no delay to scale-up: the next tick acts. The ranges
+//! each key must be in are checked by
+//! [`policy::validate`](crate::policy::validate).
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::duration;
 use super::rate_limit::{RateLimit, Select};
-use super::{Problem, duration, problem};
 
 /// Sizing knobs and guardrails of one pool.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -177,114 +179,5 @@ impl Default for Scaling {
             stale_fallback: StaleFallback::Hold,
             stale_replicas: None,
         }
-    }
-}
-
-/// Longest stabilisation window or cooldown accepted.
-const MAX_WINDOW: Duration = Duration::from_secs(3600);
-
-impl Scaling {
-    /// Checks the knobs against each other and against the pool's bounds.
-    pub(crate) fn validate(&self, min: u32, max: u32) -> Vec<Problem> {
-        let mut out = Vec::new();
-        let mut check = |ok: bool, key: &str, msg: String| {
-            if !ok {
-                out.push(problem(&["scaling", key], msg));
-            }
-        };
-        check(
-            self.target_drain_time >= Duration::from_millis(100),
-            "target_drain_time",
-            "target_drain_time must be at least 100ms".into(),
-        );
-        check(
-            self.target_wait
-                .is_none_or(|w| w >= Duration::from_millis(100) && w <= MAX_WINDOW),
-            "target_wait",
-            "target_wait must be from 100ms to 1h".into(),
-        );
-        check(
-            self.target_utilization > 0.0 && self.target_utilization <= 1.0,
-            "target_utilization",
-            format!(
-                "target_utilization must be in (0, 1], got {}",
-                self.target_utilization
-            ),
-        );
-        check(
-            self.concurrency >= 1,
-            "concurrency",
-            "concurrency must be at least 1".into(),
-        );
-        check(
-            self.service_time != Some(Duration::ZERO),
-            "service_time",
-            "service_time must be greater than 0".into(),
-        );
-        check(
-            (0.0..1.0).contains(&self.tolerance),
-            "tolerance",
-            format!("tolerance must be in [0, 1), got {}", self.tolerance),
-        );
-        for (key, d) in [
-            ("scale_up_delay", self.scale_up_delay),
-            ("scale_down_delay", self.scale_down_delay),
-            ("cooldown", self.cooldown),
-            ("cold_start", self.cold_start),
-        ] {
-            check(
-                d <= MAX_WINDOW,
-                key,
-                format!(
-                    "{key} must be at most 1h, got {}",
-                    duration::format_duration(d)
-                ),
-            );
-        }
-        check(
-            self.scale_to_zero_after <= Duration::from_secs(24 * 3600),
-            "scale_to_zero_after",
-            "scale_to_zero_after must be at most 24h".into(),
-        );
-        check(
-            self.activation_timeout <= Duration::from_secs(24 * 3600),
-            "activation_timeout",
-            "activation_timeout must be at most 24h".into(),
-        );
-        check(
-            self.stale_after >= Duration::from_millis(500),
-            "stale_after",
-            "stale_after must be at least 500ms".into(),
-        );
-        match (self.stale_fallback, self.stale_replicas) {
-            (StaleFallback::Fixed, None) => check(
-                false,
-                "stale_fallback",
-                "stale_fallback = \"fixed\" needs stale_replicas".into(),
-            ),
-            (StaleFallback::Hold, Some(_)) => check(
-                false,
-                "stale_replicas",
-                "stale_replicas only applies with stale_fallback = \"fixed\"".into(),
-            ),
-            (StaleFallback::Fixed, Some(n)) => check(
-                (min..=max).contains(&n),
-                "stale_replicas",
-                format!("stale_replicas ({n}) must be within min and max ({min}..={max})"),
-            ),
-            (StaleFallback::Hold, None) => {}
-        }
-        for (key, limits) in [
-            ("scale_up_limits", &self.scale_up_limits),
-            ("scale_down_limits", &self.scale_down_limits),
-        ] {
-            for (i, limit) in limits.iter().enumerate() {
-                let index = i.to_string();
-                for (field, msg) in limit.problems() {
-                    out.push(problem(&["scaling", key, &index, field], msg));
-                }
-            }
-        }
-        out
     }
 }

@@ -13,8 +13,6 @@ use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use super::{Problem, problem};
-
 /// One scheduled window.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,62 +37,6 @@ pub struct Schedule {
     /// While open, the pool runs at most this many agents (0 stops it).
     #[serde(default)]
     pub max: Option<u32>,
-}
-
-impl Schedule {
-    /// Checks the window against itself and the pool's static bounds;
-    /// `i` is its index in the pool's `schedule` array.
-    pub(crate) fn validate(&self, i: usize, min: u32, max: u32) -> Vec<Problem> {
-        let idx = i.to_string();
-        let at = |key: &'static str| -> Vec<&str> { vec!["schedule", idx.as_str(), key] };
-        let mut out = Vec::new();
-        if self.min.is_none() && self.max.is_none() {
-            out.push(problem(
-                &["schedule", &idx],
-                "a schedule window must set min, max or both",
-            ));
-        }
-        if self.start == self.end {
-            out.push(problem(
-                &at("end"),
-                format!(
-                    "end must differ from start ({}); use start = \"00:00\" and end = \"24:00\" for a whole day",
-                    self.start
-                ),
-            ));
-        }
-        if self.start.0 == MINUTES_PER_DAY {
-            out.push(problem(
-                &at("start"),
-                "start must be between 00:00 and 23:59",
-            ));
-        }
-        if let Some(m) = self.min
-            && m > max
-        {
-            out.push(problem(
-                &at("min"),
-                format!("schedule min ({m}) must not exceed the pool's max ({max})"),
-            ));
-        }
-        if let Some(m) = self.max
-            && m < min
-        {
-            out.push(problem(
-                &at("max"),
-                format!("schedule max ({m}) must not be below the pool's min ({min})"),
-            ));
-        }
-        if let (Some(lo), Some(hi)) = (self.min, self.max)
-            && lo > hi
-        {
-            out.push(problem(
-                &at("min"),
-                format!("schedule min ({lo}) must not exceed its max ({hi})"),
-            ));
-        }
-        out
-    }
 }
 
 /// Minutes in a day; `24:00` is allowed as an end time.

@@ -8,6 +8,7 @@ use async_nats::jetstream::{self, context::ConsumerInfoErrorKind};
 use jiff::Timestamp;
 
 use crate::policy::ConsumerStats;
+use crate::telemetry::ObserveReason;
 
 /// Why a consumer read failed, as a bounded set (used as a metric label).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,13 +36,13 @@ pub enum ObserveError {
 }
 
 impl ObserveError {
-    /// A fixed label for metrics (never the error's text).
-    pub fn reason(&self) -> &'static str {
+    /// The metric label of this failure (never the error's text).
+    pub fn reason(&self) -> ObserveReason {
         match self {
-            ObserveError::StreamNotFound { .. } => "stream_not_found",
-            ObserveError::ConsumerNotFound { .. } => "consumer_not_found",
-            ObserveError::Unavailable(_) => "unavailable",
-            ObserveError::Other(_) => "other",
+            ObserveError::StreamNotFound { .. } => ObserveReason::StreamNotFound,
+            ObserveError::ConsumerNotFound { .. } => ObserveReason::ConsumerNotFound,
+            ObserveError::Unavailable(_) => ObserveReason::Unavailable,
+            ObserveError::Other(_) => ObserveReason::Other,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ContainerId;
 use crate::protocol::Reply;
+pub use crate::telemetry::ReplaceReason;
 
 /// How a background operation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,36 +46,6 @@ pub enum Outcome {
         /// Its answer.
         reply: Option<Reply>,
     },
-}
-
-/// Why an agent was replaced (a bounded metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplaceReason {
-    /// It exited on its own.
-    Exited,
-    /// Docker's healthcheck reports it unhealthy.
-    Unhealthy,
-    /// It reported, then went silent.
-    Silent,
-}
-
-impl ReplaceReason {
-    /// Every reason, to register the counters at zero.
-    pub const ALL: [ReplaceReason; 3] = [
-        ReplaceReason::Exited,
-        ReplaceReason::Unhealthy,
-        ReplaceReason::Silent,
-    ];
-
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplaceReason::Exited => "exited",
-            ReplaceReason::Unhealthy => "unhealthy",
-            ReplaceReason::Silent => "silent",
-        }
-    }
 }
 
 /// Something that happened to a pool's containers worth a log line and a
@@ -151,6 +122,8 @@ pub enum Event {
     Drained {
         /// Container name.
         name: String,
+        /// Tasks it held when the drain began.
+        held: u64,
     },
     /// A drain outlived its deadline: the agent is stopped.
     DrainDeadline {

@@ -66,12 +66,16 @@ impl Roster {
                 }
             }
             Action::Remove { cause, .. } => {
+                let held = match m.role {
+                    Role::Draining(d) | Role::Rolling(d) => d.held,
+                    _ => 0,
+                };
                 m.role = Role::Stopping {
                     cause: StopCause::Remove(cause),
                     prior: None,
                 };
                 match cause {
-                    RemoveCause::Drained => events.push(Event::Drained { name }),
+                    RemoveCause::Drained => events.push(Event::Drained { name, held }),
                     RemoveCause::Exited => events.push(Event::Exited { name }),
                     RemoveCause::Crashed => {
                         let retry_in = self.backoff.fail(now);

@@ -14,7 +14,7 @@
 //! the first tick; Poisson noise at a steady rate trips it a few times a
 //! day (0 to 5 per 86 400 one-second ticks at 0.1 to 200 tasks/s).
 
-use super::estimate::alpha;
+use super::ewma::alpha;
 
 /// Time constant of the fast estimate, seconds.
 const FAST_TAU_S: f64 = 3.0;

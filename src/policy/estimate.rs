@@ -10,6 +10,9 @@
 use jiff::Timestamp;
 
 use super::arrivals::Arrivals;
+use super::ewma::alpha;
+/// Kept here too: `policy::estimate::secs_between` is where callers found it.
+pub use super::ewma::secs_between;
 use super::observation::{AgentStats, ConsumerStats};
 
 /// Smoothing time constant of in-flight work and completion rate, whose
@@ -22,17 +25,6 @@ const SERVICE_TAU_S: f64 = 120.0;
 const MIN_COMPLETIONS: f64 = 20.0;
 /// Service time assumed when nothing is configured or measured yet.
 pub const DEFAULT_SERVICE_TIME_S: f64 = 1.0;
-
-/// Seconds from `a` to `b` (negative if `b` is earlier).
-pub fn secs_between(a: Timestamp, b: Timestamp) -> f64 {
-    (b.as_millisecond() - a.as_millisecond()) as f64 / 1000.0
-}
-
-/// Weight of a new sample covering `dt` seconds in an EWMA with time
-/// constant `tau`.
-pub(crate) fn alpha(dt: f64, tau: f64) -> f64 {
-    1.0 - (-dt / tau).exp()
-}
 
 /// The estimates derived so far, as reported in decisions and `/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]

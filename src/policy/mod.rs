@@ -15,17 +15,21 @@
 //!   order [`decide`] documents.
 //! - [`schedule`]: bounds that change with the time of day.
 //! - [`budget`]: one agent budget shared by all pools.
+//! - [`validate`]: the one validator of a pool's settings, for policy
+//!   files and compose labels alike; it returns the typed [`Policy`].
 
 mod arrivals;
 pub mod budget;
 pub mod decision;
 pub mod estimate;
+mod ewma;
 mod guardrails;
 pub mod observation;
 mod rate;
 pub mod schedule;
 mod sizing;
 mod stabilize;
+mod validate;
 
 use std::time::Duration;
 
@@ -34,13 +38,14 @@ use jiff::Timestamp;
 pub use decision::{Decision, Limit};
 pub use estimate::{Estimates, Estimator};
 pub use observation::{AgentStats, ConsumerStats, Observation, Replicas};
+pub use validate::{is_jetstream_name, is_plain_name, validate};
 
 use crate::config::{Scaling, Schedule};
 use decision::Trail;
-use estimate::secs_between;
+use ewma::secs_between;
 use guardrails::Gate;
 
-/// Bounds and knobs of one pool, as validated from its policy file.
+/// Bounds and knobs of one pool, as [`validate`] returns them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// Fewest agents the pool runs (0 allows scaling to zero).

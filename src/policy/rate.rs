@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use crate::config::{RateLimit, Scaling, Select, Step, format_duration};
 
 use super::decision::{Limit, Trail};
-use super::estimate::secs_between;
+use super::ewma::secs_between;
 
 /// The counts this pool was told to run, as change points, long enough back
 /// to know the count at the start of every rate-limit period.

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::config::{Scaling, format_duration};
 
 use super::decision::{Limit, Trail};
-use super::estimate::secs_between;
+use super::ewma::secs_between;
 
 /// Recent recommendations, newest last.
 #[derive(Debug, Clone, Default)]

@@ -1,17 +1,19 @@
-//! The roster's events, each emitted here as its log line and its metric
-//! together, so what the log says and what the dashboards count cannot
-//! drift apart.
+//! The roster's events, each emitted through its telemetry event, which
+//! writes the log line and moves the counter together, so what the log
+//! says and what the dashboards count cannot drift apart.
 
-use tracing::{debug, error, info, warn};
-
-use crate::observe::ObserveError;
-use crate::policy::Decision;
+use tracing::{debug, info, warn};
 
 use super::PoolRunner;
-use crate::target::ScaleTarget;
 use crate::observe::{AgentControl, MetricsSource};
-use crate::plan::{Event, ReplaceReason};
-use crate::telemetry;
+use crate::plan::Event;
+use crate::policy::Decision;
+use crate::target::ScaleTarget;
+use crate::telemetry::events::{
+    AgentReplaced, AgentRolled, AgentStarted, AgentStopped, Crash, DrainEnded, DrainStarted,
+    StartFailed, StopFailed, WarmActivated,
+};
+use crate::telemetry::{DrainOutcome, ReplaceReason};
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// Logs and counts each event.
@@ -19,6 +21,25 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let pool = self.spec.name.clone();
         let pool = pool.as_str();
         for e in events {
+            let ended = |agent: &str, outcome, held, why: Option<&str>| {
+                DrainEnded {
+                    pool,
+                    agent,
+                    outcome,
+                    held,
+                    why,
+                }
+                .emit()
+            };
+            let replaced = |agent: &str, reason, crash| {
+                AgentReplaced {
+                    pool,
+                    agent,
+                    reason,
+                    crash,
+                }
+                .emit()
+            };
             match e {
                 Event::Adopted { name, role } => {
                     info!(pool, agent = %name, role, "adopted a running container")
@@ -27,10 +48,13 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     name,
                     seconds,
                     standby,
-                } => {
-                    telemetry::container_op(pool, true);
-                    info!(pool, agent = %name, seconds, standby, "agent started");
+                } => AgentStarted {
+                    pool,
+                    agent: &name,
+                    seconds,
+                    standby,
                 }
+                .emit(),
                 Event::ColdStart { name, seconds } => {
                     self.cold_starts.0 += seconds;
                     self.cold_starts.1 += 1;
@@ -40,68 +64,59 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     name,
                     error,
                     retry_in,
-                } => {
-                    telemetry::docker_error(pool, "start");
-                    error!(pool, agent = %name, error = %error, retry_in = ?retry_in, "cannot start agent; backing off");
+                } => StartFailed {
+                    pool,
+                    agent: &name,
+                    error: &error,
+                    retry_in,
                 }
-                Event::Stopped { name } => {
-                    telemetry::container_op(pool, false);
-                    info!(pool, agent = %name, "agent stopped and removed");
+                .emit(),
+                Event::Stopped { name } => AgentStopped { pool, agent: &name }.emit(),
+                Event::StopFailed { name, error } => StopFailed {
+                    pool,
+                    agent: &name,
+                    error: &error,
                 }
-                Event::StopFailed { name, error } => {
-                    telemetry::docker_error(pool, "stop");
-                    error!(pool, agent = %name, error = %error, "cannot stop or remove agent; will retry");
+                .emit(),
+                Event::Draining { name, held } => info!(pool, agent = %name, held, "draining agent"),
+                Event::DrainAcked { name, held } => DrainStarted {
+                    pool,
+                    agent: &name,
+                    in_flight: held,
                 }
-                Event::Draining { name, held } => {
-                    info!(pool, agent = %name, held, "draining agent")
-                }
-                Event::DrainAcked { held, .. } => telemetry::drain_started(pool, held > 0),
+                .emit(),
                 Event::DrainRefused { name, why } => {
-                    telemetry::drain_outcome(pool, "refused");
-                    warn!(pool, agent = %name, reason = %why, "drain not acknowledged; stopping with the stop timeout");
+                    ended(&name, DrainOutcome::Refused, 0, Some(&why))
                 }
-                Event::Drained { name } => {
-                    telemetry::drain_outcome(pool, "drained");
-                    info!(pool, agent = %name, "agent drained and exited");
-                }
-                Event::DrainDeadline { name } => {
-                    telemetry::drain_outcome(pool, "deadline");
-                    warn!(pool, agent = %name, "drain deadline passed; stopping the agent");
-                }
-                Event::Resumed { name } => {
-                    telemetry::drain_outcome(pool, "cancelled");
-                    info!(pool, agent = %name, "drain cancelled; agent working again");
-                }
-                Event::Activated { name, ok: true } => {
-                    telemetry::warm_activation(pool);
-                    info!(pool, agent = %name, "warm agent activated");
-                }
+                Event::Drained { name, held } => ended(&name, DrainOutcome::Drained, held, None),
+                Event::DrainDeadline { name } => ended(&name, DrainOutcome::Deadline, 0, None),
+                Event::Resumed { name } => ended(&name, DrainOutcome::Cancelled, 0, None),
+                Event::Activated { name, ok: true } => WarmActivated { pool, agent: &name }.emit(),
                 Event::Activated { name, ok: false } => {
                     warn!(pool, agent = %name, "warm agent did not activate; treating it as a plain agent")
                 }
-                Event::Exited { name } => {
-                    telemetry::agent_replaced(pool, ReplaceReason::Exited.as_str());
-                    warn!(pool, agent = %name, "agent exited on its own; replacing it");
-                }
+                Event::Exited { name } => replaced(&name, ReplaceReason::Exited, None),
                 Event::Crashed {
                     name,
                     failures,
                     retry_in,
-                } => {
-                    telemetry::agent_replaced(pool, ReplaceReason::Exited.as_str());
-                    error!(pool, agent = %name, crashes = failures, next_start_in = ?retry_in,
-                           "agent exited within {:?} of its start: the template is crash-looping; backing off",
-                           self.spec.agents.crash_window);
+                } => replaced(
+                    &name,
+                    ReplaceReason::Exited,
+                    Some(Crash {
+                        failures,
+                        next_start_in: retry_in,
+                        window: self.spec.agents.crash_window,
+                    }),
+                ),
+                Event::Replaced { name, reason } => replaced(&name, reason, None),
+                Event::Rolled { name } => AgentRolled {
+                    pool,
+                    agent: &name,
+                    from: "an older template",
+                    to: &self.spec.template.id(),
                 }
-                Event::Replaced { name, reason } => {
-                    telemetry::agent_replaced(pool, reason.as_str());
-                    warn!(pool, agent = %name, reason = reason.as_str(), "replacing agent");
-                }
-                Event::Rolled { name } => {
-                    telemetry::replica_rolled(pool);
-                    info!(pool, agent = %name, to = %self.spec.template.id(),
-                          "rolling an agent to the pool's current template");
-                }
+                .emit(),
             }
         }
     }
@@ -127,18 +142,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                   staleness_s = d.staleness_s, dry_run = self.options.dry_run, reason = %d.reason, "decision");
         } else {
             debug!(pool = %self.spec.name, desired = d.desired, current = d.current, reason = %d.reason, "decision");
-        }
-    }
-}
-
-/// Logs a failed consumer read (once per reason, by the caller).
-pub(super) fn log_observe_error(pool: &str, e: &ObserveError) {
-    match e {
-        ObserveError::StreamNotFound { .. } | ObserveError::ConsumerNotFound { .. } => {
-            error!(pool = %pool, error = %e, "cannot read the consumer; the pool holds its count until it exists")
-        }
-        _ => {
-            warn!(pool = %pool, error = %e, "cannot read the consumer; metrics are stale, the pool will not scale in")
         }
     }
 }

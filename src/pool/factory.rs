@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::PoolSpec;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
-use crate::config::PoolSpec;
 use crate::observe::{JetStreamSource, NatsControl};
 use crate::target::ScaleTarget;
 
@@ -80,4 +80,10 @@ impl RunnerFactory {
             b.forget(pool);
         }
     }
+}
+
+/// Resolves once the watch holds `true` (or its sender is gone): the stop
+/// signal the service and the compose supervisor give the loops they run.
+pub async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|&v| v).await;
 }

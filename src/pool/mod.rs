@@ -11,7 +11,9 @@
 
 mod events;
 mod factory;
+mod names;
 mod ops;
+pub mod spec;
 mod status;
 
 use std::sync::Arc;
@@ -23,17 +25,19 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
-pub use factory::{Runner, RunnerFactory};
+pub use factory::{Runner, RunnerFactory, wait_for};
+pub use names::PoolNames;
+pub use spec::{Policies, PoolSpec};
 pub use status::{AgentView, PoolStatus};
 
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
-use crate::config::PoolSpec;
 use crate::target::{ScaleTarget, TargetEvent};
 use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, PoolState, decide};
-use crate::telemetry;
+use crate::telemetry::events::{ListFailed, ObserveFailed, PoolUpdated};
+use crate::telemetry::{self, ObserveReason, ScaleDirection};
 
 /// The three edges a pool loop talks to.
 pub struct PoolIo<S, T, A> {
@@ -65,8 +69,8 @@ struct Options {
 struct Consumer {
     /// The most recent successful read.
     latest: Option<ConsumerStats>,
-    /// The latest failure's reason label, to log on change only.
-    failing: Option<&'static str>,
+    /// The latest failure's reason, to log on change only.
+    failing: Option<ObserveReason>,
 }
 
 /// One pool's loop and everything it owns.
@@ -178,12 +182,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     Ok(outcome) => self.finish(outcome),
                     Err(e) => error!(pool = %name, error = %e, "pool operation panicked"),
                 },
-                Some(spec) = next_update(&mut updates) => {
-                    if self.update(spec) {
-                        ticker = tokio::time::interval(self.spec.policy.interval);
-                        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                    }
-                }
+                Some(spec) = next_update(&mut updates) => self.update(spec, &mut ticker),
                 Some(event) = events.next() => {
                     match &event {
                         TargetEvent::Died { name: agent } => debug!(pool = %name, agent = %agent, "container died"),
@@ -207,8 +206,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let listed = match self.io.target.list(&name).await {
             Ok(c) => c,
             Err(e) => {
-                telemetry::docker_error(&name, "list");
-                warn!(pool = %name, error = %e, "cannot list containers; holding");
+                ListFailed {
+                    pool: &name,
+                    error: &e,
+                }
+                .emit();
                 self.status.send_modify(|s| {
                     s.failure = Some(e.to_string());
                     s.fresh = false;
@@ -292,11 +294,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 None
             }
             Err(e) => {
-                telemetry::observe_error(name, e.reason());
-                if self.consumer.failing != Some(e.reason()) {
-                    events::log_observe_error(name, &e);
-                    self.consumer.failing = Some(e.reason());
+                ObserveFailed {
+                    pool: name,
+                    reason: e.reason(),
+                    error: &e,
+                    first: self.consumer.failing != Some(e.reason()),
                 }
+                .emit();
+                self.consumer.failing = Some(e.reason());
                 Some(e.to_string())
             }
         }
@@ -306,10 +311,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// in the background.
     fn act(&mut self, actions: Vec<Action>, now: jiff::Timestamp) {
         let name = &self.spec.name;
-        for up in [true, false] {
-            let sign = if up { 1 } else { -1 };
+        for (sign, direction) in [(1, ScaleDirection::Up), (-1, ScaleDirection::Down)] {
             if actions.iter().any(|a| a.direction() == sign) {
-                telemetry::scale_event(name, up);
+                telemetry::scale_event(name, direction);
             }
         }
         if self.last.as_ref().is_some_and(|d| d.desired > d.current)
@@ -345,22 +349,38 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         }
     }
 
-    /// Takes a new spec in place. Returns true when the tick interval
-    /// changed (the caller restarts its ticker).
-    fn update(&mut self, spec: Arc<PoolSpec>) -> bool {
-        let old = &self.spec;
-        let interval_changed = old.policy.interval != spec.policy.interval;
-        info!(pool = %spec.name, min = spec.policy.min, max = spec.policy.max,
-              paused = spec.policy.paused, pinned = ?spec.policy.pinned,
-              template_changed = old.template.id() != spec.template.id(),
-              "pool settings updated in place");
-        self.roster.backoff.set_max(spec.agents.max_backoff);
+    /// Takes a new spec in place, keeping every piece of state; a spec of
+    /// another pool or consumer is refused (its owner starts a new loop).
+    fn update(&mut self, new: Arc<PoolSpec>, ticker: &mut tokio::time::Interval) {
+        if !self.spec.same_consumer(&new) {
+            error!(pool = %self.spec.name, to_pool = %new.name, stream = %new.stream, consumer = %new.consumer,
+                   "a new spec names another pool or consumer; ignored (such a change starts a new loop)");
+            return;
+        }
+        let changes = self.spec.changes(&new);
+        if changes.is_empty() {
+            return;
+        }
+        if new.policy.interval != self.spec.policy.interval {
+            *ticker = tokio::time::interval(new.policy.interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        }
+        self.roster.backoff.set_max(new.agents.max_backoff);
+        let (min, max) = (new.policy.min, new.policy.max);
         self.status.send_modify(|s| {
-            s.min = spec.policy.min;
-            s.max = spec.policy.max;
+            s.min = min;
+            s.max = max;
         });
-        self.spec = spec;
-        interval_changed
+        PoolUpdated {
+            pool: &self.spec.name,
+            changes: &changes,
+            min,
+            max,
+        }
+        .emit();
+        self.spec = new;
+        // Act on the change now, not an interval later.
+        ticker.reset_immediately();
     }
 }
 

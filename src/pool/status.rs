@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::config::PoolSpec;
+use super::PoolSpec;
 use crate::observe::AgentRegistry;
 use crate::plan::{Listed, Role, Roster};
 use crate::policy::{ConsumerStats, Decision, Replicas};

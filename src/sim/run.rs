@@ -34,12 +34,16 @@ pub fn default_policy(concurrency: u32) -> Policy {
 pub fn jetpool_policy(args: &SimulateArgs) -> Result<(Policy, String), Error> {
     match &args.policy {
         Some(p) => {
-            let specs = crate::config::load_files(std::slice::from_ref(p))?;
-            let Some(spec) = specs.into_iter().next() else {
+            let policies = crate::pool::spec::load_files(std::slice::from_ref(p))?;
+            let Some(table) = policies.tables.into_iter().next() else {
                 return Err(Error::Usage(format!("{}: no pool", p.display())));
             };
-            let note = format!("jetpool: policy of pool {} from {}", spec.name, p.display());
-            Ok((spec.policy, note))
+            let note = format!(
+                "jetpool: policy of pool {} from {}",
+                table.raw.name,
+                p.display()
+            );
+            Ok((table.policy, note))
         }
         None => Ok((
             default_policy(args.concurrency),

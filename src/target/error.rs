@@ -63,6 +63,25 @@ impl TargetOp {
     }
 }
 
+impl TargetOp {
+    /// The metric label of the operation: the Docker metrics' `op`.
+    pub const fn label(self) -> crate::telemetry::DockerOp {
+        use crate::telemetry::DockerOp;
+        match self {
+            TargetOp::Ping => DockerOp::Ping,
+            TargetOp::List => DockerOp::List,
+            TargetOp::Inspect => DockerOp::Inspect,
+            TargetOp::Create => DockerOp::Create,
+            TargetOp::Pull => DockerOp::Pull,
+            TargetOp::Connect => DockerOp::Connect,
+            TargetOp::Start => DockerOp::Start,
+            TargetOp::Stop => DockerOp::Stop,
+            TargetOp::Remove => DockerOp::Remove,
+            TargetOp::Events => DockerOp::Events,
+        }
+    }
+}
+
 impl std::fmt::Display for TargetOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -468,6 +468,77 @@ pub fn counter_sum(body: &str, metric: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
+/// Sends `signal` (`HUP`, `TERM`) to a child process.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{signal} {}", child.id());
+}
+
+/// Stops a child jetpool with SIGTERM and checks it exits cleanly.
+pub fn terminate(mut child: std::process::Child) {
+    send_signal(&child, "TERM");
+    let status = child.wait().expect("jetpool exits");
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+}
+
+/// A child jetpool's JSON log lines (`--log-format json`), collected from
+/// its stderr as they come.
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+impl Logs {
+    /// Collects `child`'s stderr (which must be piped).
+    pub fn follow(child: &mut std::process::Child) -> Logs {
+        let logs = Logs::default();
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    sink.0.lock().expect("logs").push(v);
+                }
+            }
+        });
+        logs
+    }
+
+    /// The lines with this message (and, when given, this trigger).
+    pub fn count(&self, message: &str, trigger: Option<&str>) -> usize {
+        let lines = self.0.lock().expect("logs");
+        lines
+            .iter()
+            .filter(|l| l["message"] == message)
+            .filter(|l| trigger.is_none_or(|t| l["trigger"] == t))
+            .count()
+    }
+
+    /// The `field` of every line with `message`, in order.
+    pub fn fields(&self, message: &str, field: &str) -> Vec<String> {
+        let lines = self.0.lock().expect("logs");
+        lines
+            .iter()
+            .filter(|l| l["message"] == message)
+            .filter_map(|l| l[field].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The `problem` fields of the refused reloads so far.
+    pub fn refusals(&self) -> Vec<String> {
+        self.fields(
+            "policy reload refused; the running policies stay",
+            "problem",
+        )
+    }
+}
+
 /// Runs `jetpool::service::run` in-process for `pools` until the returned
 /// guard is dropped or stopped.
 pub struct Service {
@@ -480,11 +551,12 @@ pub struct Service {
 impl Service {
     /// Starts the service on a free port.
     pub fn start(nats: &Nats, toml: &str) -> Service {
-        let pools = jetpool::config::parse_str(std::path::Path::new("test.toml"), toml)
+        let policies = jetpool::pool::spec::parse_policies(std::path::Path::new("test.toml"), toml)
             .expect("valid policy");
         let listen = format!("127.0.0.1:{}", free_port());
         let cfg = jetpool::service::ServiceConfig {
-            pools,
+            policies,
+            policy_dir: None,
             nats: jetpool::nats::NatsArgs::for_url(&nats.url),
             listen: listen.clone(),
             dry_run: false,

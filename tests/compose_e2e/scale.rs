@@ -15,7 +15,8 @@ use crate::common::compose::{Project, compose_available, inspect, service_contai
 use crate::common::*;
 
 /// The policy the service names in `jetpool.policy`: quick decisions and
-/// a short scale-down delay so the test is short.
+/// a short scale-down delay so the test is short. No `[pool.container]`:
+/// it runs no pool of its own, it only lends these settings.
 const POLICY: &str = r#"
 [[pool]]
 name = "fast"
@@ -23,8 +24,6 @@ stream = "CSCALE"
 consumer = "work"
 max = 4
 interval = "500ms"
-[pool.container]
-image = "unused"
 [pool.scaling]
 target_drain_time = "10s"
 scale_down_delay = "3s"
@@ -87,10 +86,12 @@ async fn labelled_service_scales_out_and_back_and_down_leaves_nothing() {
     let p = project.name.clone();
     project.ok(&["up", "-d"]);
 
-    let policies = jetpool::config::parse_str(Path::new("fast.toml"), POLICY).expect("policy");
+    let policies =
+        jetpool::pool::spec::parse_policies(Path::new("fast.toml"), POLICY).expect("policy");
     let listen = format!("127.0.0.1:{}", free_port());
     let cfg = ServiceConfig {
-        pools: policies,
+        policies,
+        policy_dir: None,
         nats: NatsArgs::for_url(&nats.url),
         listen: listen.clone(),
         dry_run: false,

@@ -215,7 +215,7 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     // The pool loop rolls it: pinned at 3, it stops the old replica (these
     // agents never reach NATS, so they cannot be drained) and starts one
     // from the current template.
-    let mut spec = jetpool::config::parse_str(
+    let mut spec = jetpool::pool::spec::parse_str(
         std::path::Path::new("compose.toml"),
         &format!(
             "[[pool]]\nname = \"{pool}\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 3\n\

@@ -9,16 +9,17 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::info;
 
 use super::{Entry, QUIET, Running, Supervisor};
 use crate::compose::discover::{self, Service};
 use crate::compose::labels;
 use crate::compose::{ComposeTarget, Recipe, ServiceKey};
-use crate::config::PoolSpec;
-use crate::service::wait_for;
+use crate::pool::{PoolSpec, wait_for};
 use crate::target::Phase;
 use crate::telemetry;
+use crate::telemetry::ComposeErrorReason;
+use crate::telemetry::events::{DiscoveryFailed, ServiceNotPooled};
 
 impl Supervisor {
     /// Brings the pools in line with the labelled services.
@@ -26,8 +27,12 @@ impl Supervisor {
         let services = match discover::scan(&self.docker, self.project.as_deref()).await {
             Ok(s) => s,
             Err(e) => {
-                telemetry::compose_error("docker");
-                warn!(error = %e, "cannot list compose containers; pools unchanged");
+                DiscoveryFailed {
+                    reason: ComposeErrorReason::Docker,
+                    error: &e,
+                    retry_in: None,
+                }
+                .emit();
                 return;
             }
         };
@@ -42,10 +47,10 @@ impl Supervisor {
             .cloned()
             .collect();
         for key in gone {
-            self.pause(&key);
-            if let Some(e) = self.pools.remove(&key) {
+            if let Some(e) = self.pools.get(&key) {
                 info!(service = %key, pool = %e.params.name, "the service's containers are gone; pool removed");
             }
+            self.drop_pool(&key);
         }
         self.problems.retain(|k, _| seen.contains(k));
         let paused = self.pools.values().filter(|e| e.running.is_none()).count();
@@ -55,31 +60,38 @@ impl Supervisor {
     /// Starts, updates, resumes or stops the pool of one service.
     async fn reconcile(&mut self, svc: Service) {
         let key = svc.key.clone();
-        let params = match labels::resolve(&svc.labels(), &self.policies) {
+        let params = match labels::resolve(&svc.labels(), &self.lent) {
             Ok(p) => p,
             Err(errors) => {
                 let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                self.problem(&key, "invalid_label", list.join("; "));
+                self.problem(&key, ComposeErrorReason::InvalidLabel, list.join("; "));
                 self.drop_pool(&key);
                 return;
             }
         };
-        if let Some((other, _)) = self
+        // A new name is a new pool: the old one ends (and frees its name).
+        if self
             .pools
-            .iter()
-            .find(|(k, e)| **k != key && e.params.name == params.name)
+            .get(&key)
+            .is_some_and(|e| e.params.name != params.name)
         {
+            info!(service = %key, pool = %params.name, "the service's pool name changed; the old pool ends");
+            self.drop_pool(&key);
+        }
+        let owner = owner(&key);
+        if let Err(holder) = self.names.claim(&params.name, &owner) {
             let msg = format!(
-                "label jetpool.pool: pool name \"{}\" is already used by service {other}",
+                "label jetpool.pool: pool name \"{}\" is already used by {holder}",
                 params.name
             );
-            self.problem(&key, "name_conflict", msg);
+            self.problem(&key, ComposeErrorReason::NameConflict, msg);
             self.drop_pool(&key);
             return;
         }
         let hash = svc.config_hash().map(str::to_string);
         let Some(entry) = self.pools.get(&key) else {
             let Some(recipe) = self.recipe(&svc).await else {
+                self.names.release(&params.name, &owner);
                 return;
             };
             let template = recipe.template(svc.highest_number());
@@ -109,16 +121,24 @@ impl Supervisor {
         let Some(entry) = self.pools.get_mut(&key) else {
             return;
         };
-        let settings_changed = entry.params != params;
-        entry.params = params;
-        match entry.running.is_some() {
-            true if settings_changed => {
-                info!(service = %key, "the pool's labels changed; restarting its loop");
+        let old = std::mem::replace(&mut entry.params, params);
+        let changed = old != entry.params;
+        let same_consumer =
+            old.stream == entry.params.stream && old.consumer == entry.params.consumer;
+        match &entry.running {
+            // The labels (or the policy they name) changed: the running
+            // loop takes the new parameters and keeps its state.
+            Some(running) if changed && same_consumer => {
+                running.spec.send_replace(Arc::new(spec_of(entry, &key)));
+            }
+            Some(_) if changed => {
+                info!(service = %key, stream = %entry.params.stream, consumer = %entry.params.consumer,
+                      "the pool's consumer changed; starting its loop anew");
                 self.pause(&key);
                 self.resume(&key, &svc);
             }
-            true => {}
-            false => {
+            Some(_) => {}
+            None => {
                 let quiet = entry.last_outside.is_none_or(|t| t.elapsed() >= QUIET);
                 if quiet && svc.running() > 0 {
                     self.resume(&key, &svc);
@@ -137,25 +157,32 @@ impl Supervisor {
         match result {
             Ok(r) => Some(r),
             Err(msg) => {
-                self.problem(&svc.key, "template", msg);
+                self.problem(&svc.key, ComposeErrorReason::Template, msg);
                 None
             }
         }
     }
 
     /// Logs and counts a problem of a service once (until it changes).
-    fn problem(&mut self, key: &ServiceKey, reason: &'static str, msg: String) {
+    fn problem(&mut self, key: &ServiceKey, reason: ComposeErrorReason, msg: String) {
         if self.problems.get(key) != Some(&msg) {
-            error!(service = %key, problem = %msg, "compose service not pooled");
-            telemetry::compose_error(reason);
+            ServiceNotPooled {
+                service: key,
+                reason,
+                problem: &msg,
+            }
+            .emit();
             self.problems.insert(key.clone(), msg);
         }
     }
 
-    /// Stops a pool and forgets it (its labels are no longer valid).
-    fn drop_pool(&mut self, key: &ServiceKey) {
+    /// Stops a pool and forgets it (its labels are no longer valid, or
+    /// its service is gone), freeing its name.
+    pub(super) fn drop_pool(&mut self, key: &ServiceKey) {
         self.pause(key);
-        self.pools.remove(key);
+        if let Some(e) = self.pools.remove(key) {
+            self.names.release(&e.params.name, &owner(key));
+        }
     }
 
     /// Stops a pool's tasks, keeping what it needs to come back.
@@ -186,16 +213,9 @@ impl Supervisor {
         let Some(e) = self.pools.get_mut(key) else {
             return;
         };
+        let spec = spec_of(e, key);
         let p = &e.params;
-        let spec = PoolSpec {
-            name: p.name.clone(),
-            stream: p.stream.clone(),
-            consumer: p.consumer.clone(),
-            policy: p.policy.clone(),
-            template: e.template.clone(),
-            agents: p.agents.clone(),
-            source: PathBuf::from(format!("compose:{key}")),
-        };
+        let (spec_tx, spec_rx) = watch::channel(Arc::new(spec.clone()));
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let status = match &self.dry_run {
@@ -206,7 +226,7 @@ impl Supervisor {
                     }
                 }
                 let (runner, rx) = self.factory.runner(spec, virt.clone());
-                tasks.spawn(runner.run(wait_for(stop_rx)));
+                tasks.spawn(runner.with_updates(spec_rx).run(wait_for(stop_rx)));
                 rx
             }
             None => {
@@ -217,7 +237,7 @@ impl Supervisor {
                     self.own.clone(),
                 ));
                 let (runner, rx) = self.factory.runner(spec, target);
-                tasks.spawn(runner.run(wait_for(stop_rx)));
+                tasks.spawn(runner.with_updates(spec_rx).run(wait_for(stop_rx)));
                 rx
             }
         };
@@ -227,7 +247,30 @@ impl Supervisor {
         self.registry.insert(status);
         telemetry::pool_started(&p.name);
         telemetry::compose_started(Some(&p.name));
-        e.running = Some(Running { stop, tasks });
+        e.running = Some(Running {
+            stop,
+            tasks,
+            spec: spec_tx,
+        });
         e.last_outside = None;
+    }
+}
+
+/// The owner of a compose pool's name, as a name clash names it.
+fn owner(key: &ServiceKey) -> String {
+    format!("compose service {key}")
+}
+
+/// The spec of a compose pool: its parameters and its live template.
+fn spec_of(e: &Entry, key: &ServiceKey) -> PoolSpec {
+    let p = &e.params;
+    PoolSpec {
+        name: p.name.clone(),
+        stream: p.stream.clone(),
+        consumer: p.consumer.clone(),
+        policy: p.policy.clone(),
+        template: e.template.clone(),
+        agents: p.agents.clone(),
+        source: PathBuf::from(format!("compose:{key}")),
     }
 }

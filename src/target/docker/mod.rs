@@ -46,7 +46,7 @@ pub struct DockerTarget {
 async fn timed<T>(op: TargetOp, call: impl Future<Output = T>) -> T {
     let began = Instant::now();
     let out = call.await;
-    telemetry::docker_latency(op.as_str(), began.elapsed().as_secs_f64());
+    telemetry::docker_latency(op.label(), began.elapsed().as_secs_f64());
     out
 }
 

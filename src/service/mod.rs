@@ -1,5 +1,10 @@
 //! `jetpool run`: loads the policies, connects to NATS and Docker, runs one
-//! loop per pool and the HTTP endpoints until asked to stop.
+//! loop per pool and the HTTP endpoints until asked to stop. The pools of
+//! the policy files ([`files`]: reloaded on SIGHUP and on change) and of
+//! compose labels run side by side in one service, their names claimed in
+//! one [`PoolNames`] so none runs twice.
+
+mod files;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,14 +14,14 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::compose::{ComposeArgs, Supervisor};
-use crate::config::{self, PoolSpec};
 use crate::error::Result;
 use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
-use crate::pool::RunnerFactory;
+use crate::pool::{Policies, PoolNames, RunnerFactory, wait_for};
 use crate::target::ScaleTarget;
 use crate::target::docker::DockerTarget;
 use crate::target::virt::VirtualTarget;
+use files::FilePools;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,7 +35,8 @@ pub enum LogFormat {
 /// Arguments of `jetpool run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Directory of policy files (`*.toml`).
+    /// Directory of policy files (`*.toml`); reloaded on SIGHUP and when a
+    /// file in it changes.
     #[arg(long, env = "JETPOOL_POLICIES", default_value = "policies")]
     pub policies: PathBuf,
     /// NATS connection.
@@ -61,9 +67,13 @@ pub struct RunArgs {
 /// Everything [`run`] needs, already validated.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The policy files' pools: scaled as they are, or with compose
-    /// discovery on, only lent as settings to compose services.
-    pub pools: Vec<PoolSpec>,
+    /// The policy files as loaded at start: their pools run (with compose
+    /// discovery on too), and every table lends its settings to compose
+    /// services that name it.
+    pub policies: Policies,
+    /// The directory they came from, reloaded on SIGHUP and when a file in
+    /// it changes; `None` runs `policies` as given, without reloads.
+    pub policy_dir: Option<PathBuf>,
     /// NATS connection settings.
     pub nats: NatsArgs,
     /// HTTP listen address.
@@ -118,16 +128,7 @@ pub async fn signals() {
 /// Entry point of `jetpool run`; returns the exit code.
 pub async fn main(args: RunArgs) -> i32 {
     init_tracing(args.log_format);
-    // With compose discovery the policy files are optional: pools come
-    // from labels, and the files only lend settings.
-    let none_needed =
-        args.compose.enabled && config::policy_files(&args.policies).map_or(true, |f| f.is_empty());
-    let loaded = if none_needed {
-        Ok(Vec::new())
-    } else {
-        config::load_dir(&args.policies)
-    };
-    let pools = match loaded {
+    let policies = match files::load(&args.policies, args.compose.enabled) {
         Ok(p) => p,
         Err(e) => {
             eprintln!(
@@ -138,7 +139,8 @@ pub async fn main(args: RunArgs) -> i32 {
         }
     };
     let cfg = ServiceConfig {
-        pools,
+        policies,
+        policy_dir: Some(args.policies.clone()),
         agent_nats_url: args
             .agent_nats_url
             .clone()
@@ -164,14 +166,22 @@ pub async fn main(args: RunArgs) -> i32 {
 pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
-    // Policy-file pools run on their own unless compose discovery is on.
-    let static_pools: &[PoolSpec] = if cfg.compose.enabled { &[] } else { &cfg.pools };
-    info!(nats = %cfg.nats.redacted_url(), pools = static_pools.len(), compose = cfg.compose.enabled,
+    let pools = cfg.policies.pools();
+    info!(nats = %cfg.nats.redacted_url(), pools = pools.len(), compose = cfg.compose.enabled,
           dry_run = cfg.dry_run, "connected to NATS");
+    for t in cfg
+        .policies
+        .tables
+        .iter()
+        .filter(|t| t.raw.container.is_none())
+    {
+        info!(pool = %t.raw.name, file = %t.source.display(),
+              "a table without [pool.container] runs no pool; it lends its settings to compose services naming it in jetpool.policy");
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let registry = Registry::default();
-    let longest = static_pools
+    let longest = pools
         .iter()
         .map(|p| p.template.stop_timeout())
         .max()
@@ -194,38 +204,39 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         cfg.dry_run,
         cfg.agent_nats_url.clone(),
     );
+    let names = PoolNames::default();
+    let (lent, lent_rx) = watch::channel(Arc::new(cfg.policies.lent()));
+    let files = FilePools {
+        factory: factory.clone(),
+        registry: registry.clone(),
+        names: names.clone(),
+        lent,
+        dir: cfg.policy_dir.clone(),
+        compose: cfg.compose.enabled,
+    };
+    let files_stop = wait_for(stop_rx.clone());
     match (&virt, &docker) {
         (Some(virt), d) => {
             // Start the virtual pools from what really runs, when Docker
             // answers, so the dry run shows what jetpool would do from here.
             if let Some(d) = d {
-                for p in static_pools {
+                for p in &pools {
                     for c in d.list(&p.name).await.unwrap_or_default() {
                         virt.adopt(&p.name, &c.name);
                     }
                 }
             }
-            spawn_pools(
-                &factory,
-                static_pools,
-                virt.clone(),
-                &stop_rx,
-                &mut tasks,
-                &registry,
-            );
+            let files = files.start(virt.clone(), cfg.policies.clone());
+            tasks.spawn(files.follow(files_stop));
         }
         (None, Some(d)) => {
-            spawn_pools(
-                &factory,
-                static_pools,
-                d.clone(),
-                &stop_rx,
-                &mut tasks,
-                &registry,
-            );
+            let files = files.start(d.clone(), cfg.policies.clone());
+            tasks.spawn(files.follow(files_stop));
         }
         (None, None) => {}
     }
+    // The file pools have claimed their names: a compose service that
+    // clashes with one is the one refused.
     if cfg.compose.enabled
         && let Some(d) = docker
     {
@@ -233,7 +244,8 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
             d,
             factory.clone(),
             cfg.compose.project.clone(),
-            cfg.pools.clone(),
+            lent_rx,
+            names,
             registry.clone(),
             virt,
         );
@@ -258,26 +270,4 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
             Ok(())
         }
     }
-}
-
-fn spawn_pools<T: ScaleTarget>(
-    factory: &RunnerFactory,
-    pools: &[PoolSpec],
-    target: Arc<T>,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<()>,
-    registry: &Registry,
-) {
-    for spec in pools {
-        let name = spec.name.clone();
-        let (runner, rx) = factory.runner(spec.clone(), target.clone());
-        registry.insert(rx);
-        crate::telemetry::pool_started(&name);
-        tasks.spawn(runner.run(wait_for(stop.clone())));
-    }
-}
-
-/// Resolves once the watch holds `true` (or its sender is gone).
-pub async fn wait_for(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|&v| v).await;
 }

@@ -1,6 +1,11 @@
-//! Metrics, logs and the HTTP endpoints. Every notable event is recorded
-//! here in one place, under bounded label sets (pool, direction, a fixed
-//! reason enum); never an error's text as a label.
+//! Metrics and logs. Every notable event is recorded here in one place,
+//! under bounded label sets (pool, direction, a fixed reason enum); never
+//! an error's text as a label.
+//!
+//! - [`labels`]: one enum per label, with `as_str()` and `ALL`;
+//! - [`events`]: the notable events, each logging and counting together;
+//! - this file: the recorder, the metric descriptions, the decision gauges
+//!   and the registration of a pool's series at zero.
 //!
 //! Naming follows Prometheus's conventions: a `jetpool_` prefix, base
 //! units in the name (`_seconds`), `_total` on counters, `_info` for the
@@ -8,12 +13,20 @@
 //! pool starts ([`pool_started`]), so `rate()` and `increase()` count
 //! their first events too.
 
+pub mod events;
+pub mod labels;
+
 use std::sync::OnceLock;
 
 use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub use labels::{
+    ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, MetricLabel, ObserveReason,
+    ReloadOutcome, ReplaceReason, ReplicaState, ScaleDirection,
+};
 
 use crate::policy::{ConsumerStats, Decision, Replicas};
 
@@ -40,6 +53,12 @@ pub fn prometheus() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// A label's values as a description lists them: `up, down`.
+fn values<L: MetricLabel>() -> String {
+    let all: Vec<&str> = L::ALL.iter().map(|l| l.as_str()).collect();
+    all.join(", ")
+}
+
 fn describe() {
     describe_gauge!(
         "jetpool_build_info",
@@ -55,7 +74,7 @@ fn describe() {
     );
     describe_gauge!(
         "jetpool_pool_replicas",
-        "Agent containers by state (ready, starting, draining, standby)."
+        format!("Agent containers by state ({}).", values::<ReplicaState>())
     );
     describe_gauge!(
         "jetpool_consumer_pending_messages",
@@ -101,15 +120,24 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_scale_events_total",
-        "Scale actions (agents started or stopped toward the desired count), by direction (up, down)."
+        format!(
+            "Scale actions (agents started or stopped toward the desired count), by direction ({}).",
+            values::<ScaleDirection>()
+        )
     );
     describe_counter!(
         "jetpool_observe_errors_total",
-        "Failed consumer reads, by reason (stream_not_found, consumer_not_found, unavailable, other)."
+        format!(
+            "Failed consumer reads, by reason ({}).",
+            values::<ObserveReason>()
+        )
     );
     describe_counter!(
         "jetpool_docker_errors_total",
-        "Failed container operations, by operation (list, start, stop)."
+        format!(
+            "Failed container operations, by operation ({}).",
+            values::<DockerOp>()
+        )
     );
     describe_counter!(
         "jetpool_containers_started_total",
@@ -121,7 +149,10 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_agents_replaced_total",
-        "Agents replaced, by reason (exited, unhealthy, silent)."
+        format!(
+            "Agents replaced, by reason ({}).",
+            values::<ReplaceReason>()
+        )
     );
     describe_counter!(
         "jetpool_drains_started_total",
@@ -129,7 +160,18 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_drains_total",
-        "Finished drains by outcome (drained, deadline, refused, cancelled)."
+        format!("Finished drains by outcome ({}).", values::<DrainOutcome>())
+    );
+    describe_counter!(
+        "jetpool_policy_reloads_total",
+        format!(
+            "Reloads of the policy files (SIGHUP or a change), by outcome ({}).",
+            values::<ReloadOutcome>()
+        )
+    );
+    describe_counter!(
+        "jetpool_pool_updates_total",
+        "New specs a running pool took in place (a policy file or compose label changed); its loop and state went on."
     );
     describe_counter!(
         "jetpool_warm_activations_total",
@@ -148,7 +190,10 @@ fn describe() {
     describe_histogram!(
         "jetpool_docker_request_duration_seconds",
         Unit::Seconds,
-        "Latency of each Docker Engine API call, by operation (list, inspect, create, pull, connect, start, stop, remove)."
+        format!(
+            "Latency of each Docker Engine API call, by operation ({}).",
+            values::<DockerOp>()
+        )
     );
     describe_gauge!(
         "jetpool_compose_pools",
@@ -156,7 +201,10 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_compose_errors_total",
-        "Compose services not pooled or discovery failures, by reason (invalid_label, name_conflict, template, docker, events)."
+        format!(
+            "Compose services not pooled or discovery failures, by reason ({}).",
+            values::<ComposeErrorReason>()
+        )
     );
     describe_counter!(
         "jetpool_replicas_rolled_total",
@@ -176,13 +224,15 @@ pub fn record_decision(
     let p = pool.to_string();
     gauge!("jetpool_pool_desired_replicas", "pool" => p.clone()).set(f64::from(d.desired));
     gauge!("jetpool_pool_recommended_replicas", "pool" => p.clone()).set(f64::from(d.recommended));
-    for (state, n) in [
-        ("ready", replicas.ready),
-        ("starting", replicas.starting),
-        ("draining", replicas.draining),
-        ("standby", replicas.standby),
-    ] {
-        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state).set(f64::from(n));
+    for &state in ReplicaState::ALL {
+        let n = match state {
+            ReplicaState::Ready => replicas.ready,
+            ReplicaState::Starting => replicas.starting,
+            ReplicaState::Draining => replicas.draining,
+            ReplicaState::Standby => replicas.standby,
+        };
+        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state.as_str())
+            .set(f64::from(n));
     }
     if let Some(c) = consumer {
         gauge!("jetpool_consumer_pending_messages", "pool" => p.clone()).set(c.pending as f64);
@@ -214,54 +264,30 @@ pub fn record_decision(
     gauge!("jetpool_pool_guardrail_active", "pool" => p, "limit" => limit).set(1.0);
 }
 
-/// The reasons of `jetpool_observe_errors_total`.
-const OBSERVE_REASONS: [&str; 4] = [
-    "stream_not_found",
-    "consumer_not_found",
-    "unavailable",
-    "other",
-];
-/// The operations of `jetpool_docker_errors_total`.
-const DOCKER_ERROR_OPS: [&str; 3] = ["list", "start", "stop"];
-/// The reasons of `jetpool_compose_errors_total`.
-const COMPOSE_REASONS: [&str; 5] = [
-    "invalid_label",
-    "name_conflict",
-    "template",
-    "docker",
-    "events",
-];
+/// Registers `metric` at zero for `pool` under every value of label `key`.
+fn register<L: MetricLabel>(metric: &'static str, pool: &str, key: &'static str) {
+    for value in L::ALL {
+        counter!(metric, "pool" => pool.to_string(), key => value.as_str()).increment(0);
+    }
+}
 
 /// Registers a pool's counters (at zero when new; a pool that restarts
 /// keeps its counts, as counters must).
 pub fn pool_started(pool: &str) {
-    let p = || pool.to_string();
-    for direction in ["up", "down"] {
-        counter!("jetpool_scale_events_total", "pool" => p(), "direction" => direction)
-            .increment(0);
-    }
-    for reason in OBSERVE_REASONS {
-        counter!("jetpool_observe_errors_total", "pool" => p(), "reason" => reason).increment(0);
-    }
-    for op in DOCKER_ERROR_OPS {
-        counter!("jetpool_docker_errors_total", "pool" => p(), "op" => op).increment(0);
-    }
+    register::<ScaleDirection>("jetpool_scale_events_total", pool, "direction");
+    register::<ObserveReason>("jetpool_observe_errors_total", pool, "reason");
+    register::<DockerOp>("jetpool_docker_errors_total", pool, "op");
+    register::<ReplaceReason>("jetpool_agents_replaced_total", pool, "reason");
+    register::<DrainOutcome>("jetpool_drains_total", pool, "outcome");
     for name in [
         "jetpool_containers_started_total",
         "jetpool_containers_stopped_total",
         "jetpool_warm_activations_total",
+        "jetpool_pool_updates_total",
     ] {
-        counter!(name, "pool" => p()).increment(0);
+        counter!(name, "pool" => pool.to_string()).increment(0);
     }
-    for reason in ["exited", "unhealthy", "silent"] {
-        counter!("jetpool_agents_replaced_total", "pool" => p(), "reason" => reason).increment(0);
-    }
-    for held in ["true", "false"] {
-        counter!("jetpool_drains_started_total", "pool" => p(), "held_work" => held).increment(0);
-    }
-    for outcome in ["drained", "deadline", "refused", "cancelled"] {
-        counter!("jetpool_drains_total", "pool" => p(), "outcome" => outcome).increment(0);
-    }
+    register::<HeldWork>("jetpool_drains_started_total", pool, "held_work");
 }
 
 /// Registers compose discovery's counters, or with `pool` a compose
@@ -269,8 +295,8 @@ pub fn pool_started(pool: &str) {
 pub fn compose_started(pool: Option<&str>) {
     match pool {
         None => {
-            for reason in COMPOSE_REASONS {
-                counter!("jetpool_compose_errors_total", "reason" => reason).increment(0);
+            for reason in ComposeErrorReason::ALL {
+                counter!("jetpool_compose_errors_total", "reason" => reason.as_str()).increment(0);
             }
         }
         Some(p) => {
@@ -279,27 +305,22 @@ pub fn compose_started(pool: Option<&str>) {
     }
 }
 
+/// Registers the policy reload counter (when a directory is followed).
+pub fn reloads_started() {
+    for outcome in ReloadOutcome::ALL {
+        counter!("jetpool_policy_reloads_total", "outcome" => outcome.as_str()).increment(0);
+    }
+}
+
 /// Counts a scale action.
-pub fn scale_event(pool: &str, up: bool) {
-    let direction = if up { "up" } else { "down" };
-    counter!("jetpool_scale_events_total", "pool" => pool.to_string(), "direction" => direction)
+pub fn scale_event(pool: &str, direction: ScaleDirection) {
+    counter!("jetpool_scale_events_total", "pool" => pool.to_string(), "direction" => direction.as_str())
         .increment(1);
-}
-
-/// Counts a failed consumer read.
-pub fn observe_error(pool: &str, reason: &'static str) {
-    counter!("jetpool_observe_errors_total", "pool" => pool.to_string(), "reason" => reason)
-        .increment(1);
-}
-
-/// Counts a failed Docker call.
-pub fn docker_error(pool: &str, op: &'static str) {
-    counter!("jetpool_docker_errors_total", "pool" => pool.to_string(), "op" => op).increment(1);
 }
 
 /// Records the latency of one Docker call.
-pub fn docker_latency(op: &'static str, seconds: f64) {
-    histogram!("jetpool_docker_request_duration_seconds", "op" => op).record(seconds);
+pub fn docker_latency(op: DockerOp, seconds: f64) {
+    histogram!("jetpool_docker_request_duration_seconds", "op" => op.as_str()).record(seconds);
 }
 
 /// Records the latency of one observe-and-decide step.
@@ -307,48 +328,9 @@ pub fn decision_latency(pool: &str, seconds: f64) {
     histogram!("jetpool_decision_duration_seconds", "pool" => pool.to_string()).record(seconds);
 }
 
-/// Counts an agent replaced: `exited` (on its own), `unhealthy`, `silent`.
-pub fn agent_replaced(pool: &str, reason: &'static str) {
-    counter!("jetpool_agents_replaced_total", "pool" => pool.to_string(), "reason" => reason)
-        .increment(1);
-}
-
-/// Counts a drain an agent acknowledged.
-pub fn drain_started(pool: &str, held_work: bool) {
-    let held = if held_work { "true" } else { "false" };
-    counter!("jetpool_drains_started_total", "pool" => pool.to_string(), "held_work" => held)
-        .increment(1);
-}
-
-/// Counts a finished drain: `drained`, `deadline`, `refused`, `cancelled`.
-pub fn drain_outcome(pool: &str, outcome: &'static str) {
-    counter!("jetpool_drains_total", "pool" => pool.to_string(), "outcome" => outcome).increment(1);
-}
-
-/// Counts a warm agent activated.
-pub fn warm_activation(pool: &str) {
-    counter!("jetpool_warm_activations_total", "pool" => pool.to_string()).increment(1);
-}
-
 /// Exports the time left in the start back-off.
 pub fn start_backoff(pool: &str, seconds: f64) {
     gauge!("jetpool_pool_start_backoff_seconds", "pool" => pool.to_string()).set(seconds);
-}
-
-/// Counts a container started or stopped.
-pub fn container_op(pool: &str, started: bool) {
-    let name = if started {
-        "jetpool_containers_started_total"
-    } else {
-        "jetpool_containers_stopped_total"
-    };
-    counter!(name, "pool" => pool.to_string()).increment(1);
-}
-
-/// Counts a compose service that could not be pooled, or a discovery
-/// failure; `reason` is one of a fixed set.
-pub fn compose_error(reason: &'static str) {
-    counter!("jetpool_compose_errors_total", "reason" => reason).increment(1);
 }
 
 /// Records how many compose pools run and how many are paused.
@@ -357,17 +339,12 @@ pub fn compose_pools(running: usize, paused: usize) {
     gauge!("jetpool_compose_pools", "state" => "paused").set(paused as f64);
 }
 
-/// Counts one replica replaced by a roll.
-pub fn replica_rolled(pool: &str) {
-    counter!("jetpool_replicas_rolled_total", "pool" => pool.to_string()).increment(1);
-}
-
 /// Zeroes the replica gauges of a pool that stopped (a compose service
 /// went away or paused), so dashboards do not show its last count forever.
 pub fn pool_removed(pool: &str) {
     let p = pool.to_string();
     gauge!("jetpool_pool_desired_replicas", "pool" => p.clone()).set(0.0);
-    for state in ["ready", "starting", "draining", "standby"] {
-        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state).set(0.0);
+    for state in ReplicaState::ALL {
+        gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state.as_str()).set(0.0);
     }
 }
