@@ -20,6 +20,8 @@
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
+//! - [`overrides`]: runtime pause and pin, kept in a JetStream key-value
+//!   bucket and handed to each pool loop.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
 //!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`].
 //! - [`agent`] and [`load`]: the reference agent (also a command wrapper)
@@ -43,6 +45,7 @@ pub mod http;
 pub mod load;
 pub mod nats;
 pub mod observe;
+pub mod overrides;
 pub mod policy;
 pub mod pool;
 pub mod protocol;

@@ -14,6 +14,7 @@ use crate::docker::{DockerTarget, ScaleTarget};
 use crate::error::Result;
 use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
+use crate::overrides::Follower;
 use crate::pool::RunnerFactory;
 use crate::virtual_target::VirtualTarget;
 
@@ -55,6 +56,10 @@ pub struct RunArgs {
     /// Pools from compose labels.
     #[command(flatten)]
     pub compose: ComposeArgs,
+    /// JetStream key-value bucket of runtime overrides (`jetpool pause`,
+    /// `pin`); created when missing. Instances sharing it share overrides.
+    #[arg(long, env = "JETPOOL_OVERRIDES_BUCKET", default_value = crate::overrides::DEFAULT_BUCKET)]
+    pub overrides_bucket: String,
 }
 
 /// Everything [`run`] needs, already validated.
@@ -75,6 +80,8 @@ pub struct ServiceConfig {
     pub max_agents: Option<u32>,
     /// Compose discovery.
     pub compose: ComposeArgs,
+    /// The bucket of runtime overrides.
+    pub overrides_bucket: String,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -147,6 +154,7 @@ pub async fn main(args: RunArgs) -> i32 {
         dry_run: args.dry_run,
         max_agents: args.max_agents,
         compose: args.compose,
+        overrides_bucket: args.overrides_bucket,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -187,12 +195,17 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let docker = docker.map(Arc::new);
     let virt = cfg.dry_run.then(|| Arc::new(VirtualTarget::new()));
+    // Overrides are loaded before any pool starts, so a pool paused
+    // before a restart is paused from its first tick.
+    let (follower, overrides) = Follower::start(client.clone(), &cfg.overrides_bucket).await;
+    tasks.spawn(follower.run(wait_for(stop_rx.clone())));
     let factory = RunnerFactory::new(
         client.clone(),
         cfg.max_agents.map(crate::budget::start),
         cfg.dry_run,
         cfg.agent_nats_url.clone(),
-    );
+    )
+    .with_overrides(overrides);
     match (&virt, &docker) {
         (Some(virt), d) => {
             // Start the virtual pools from what really runs, when Docker

@@ -37,7 +37,7 @@ use crate::clock::Clock;
 use crate::config::PoolSpec;
 use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
 use crate::observe::{AgentControl, AgentRegistry, MetricsSource, ObserveError};
-use crate::policy::{ConsumerStats, Decision, Observation, PoolState, decide};
+use crate::policy::{ConsumerStats, Decision, Observation, Override, PoolState, decide};
 use crate::telemetry;
 use members::Members;
 use ops::{Backoff, Op};
@@ -89,6 +89,9 @@ pub struct PoolRunner<S, T, A> {
     /// When this loop was made: until `stats_timeout` has passed, an agent
     /// that has not reported yet may still speak the protocol.
     up_since: Instant,
+    /// The pool's runtime override (`jetpool pause`, `pin`), folded into
+    /// the policy at each tick; `None` when the service follows none.
+    overrides: Option<watch::Receiver<Override>>,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -119,6 +122,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             budget: None,
             dry_run: false,
             up_since: Instant::now(),
+            overrides: None,
         };
         (runner, rx)
     }
@@ -136,6 +140,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         self
     }
 
+    /// Follows the pool's runtime override: each tick decides with it
+    /// folded into the policy ([`Override::apply`]), and a change wakes the
+    /// loop at once, so it takes effect within one tick.
+    pub fn with_overrides(mut self, rx: watch::Receiver<Override>) -> Self {
+        self.overrides = Some(rx);
+        self
+    }
+
     /// Runs until `shutdown` resolves. Agents are left running: stopping
     /// the autoscaler must not stop the work.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
@@ -144,6 +156,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stats = self.io.agents.stats(&name).await;
         let mut events = self.io.target.events(&name);
+        // A clone to wait on; `tick` reads the value through the field.
+        let mut override_changes = self.overrides.clone();
         tokio::pin!(shutdown);
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
@@ -159,6 +173,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     }
                     // React now rather than at the next tick; several
                     // events in a burst collapse into one tick.
+                    ticker.reset_immediately();
+                }
+                Some(()) = override_changed(&mut override_changes) => {
+                    debug!(pool = %name, "runtime override changed; deciding now");
                     ticker.reset_immediately();
                 }
                 Some(done) = self.ops.join_next(), if !self.ops.is_empty() => match done {
@@ -224,13 +242,20 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             cold_start_s: self.cold_start_sample.take(),
             budget: self.budget.as_ref().and_then(|b| b.grant(&name)),
         };
-        let d = decide(&self.spec.policy, &mut self.state, &obs, at);
+        let overrides = self
+            .overrides
+            .as_ref()
+            .map(|rx| rx.borrow().clone())
+            .unwrap_or_default();
+        let policy = overrides.apply(&self.spec.policy);
+        let d = decide(&policy, &mut self.state, &obs, at);
         if let Some(b) = &self.budget {
             b.request(&name, self.spec.policy.priority, &d);
         }
         telemetry::decision_latency(&name, began.elapsed().as_secs_f64());
         let prev_limit = self.last.as_ref().map(|l| l.limit.as_str());
         telemetry::record_decision(&name, &d, &replicas, obs.consumer.as_ref(), prev_limit);
+        telemetry::record_controls(&name, &policy);
         self.log_decision(&d);
         self.act(&d, &containers);
         self.refill_warm(&replicas);
@@ -248,6 +273,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             s.start_backoff_s = backoff_s;
             s.updated_at = Some(at);
             s.fresh = fresh;
+            s.overrides = overrides;
+            s.inputs = Some(obs.clone());
         });
         self.last = Some(d);
     }
@@ -542,6 +569,15 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 self.spawn_start(true);
             }
         }
+    }
+}
+
+/// Resolves when the override changes; never without one. `None` when
+/// its sender is gone (the branch is then skipped).
+async fn override_changed(rx: &mut Option<watch::Receiver<Override>>) -> Option<()> {
+    match rx {
+        Some(rx) => rx.changed().await.ok(),
+        None => std::future::pending().await,
     }
 }
 

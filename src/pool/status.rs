@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 
 use crate::config::PoolSpec;
-use crate::policy::{ConsumerStats, Decision, Replicas};
+use crate::policy::{ConsumerStats, Decision, Observation, Override, Replicas};
 use crate::protocol::AgentState;
 
 /// One agent as the pool sees it.
@@ -48,6 +48,12 @@ pub struct PoolStatus {
     pub updated_at: Option<Timestamp>,
     /// Whether the metrics were fresh at the last tick.
     pub fresh: bool,
+    /// The runtime override (`jetpool pause`, `pin`) the last decision
+    /// applied.
+    pub overrides: Override,
+    /// Everything the last decision saw (consumer, agents' reports,
+    /// replicas, cold start, budget), for `jetpool explain`.
+    pub inputs: Option<Observation>,
 }
 
 impl PoolStatus {
@@ -67,6 +73,8 @@ impl PoolStatus {
             start_backoff_s: 0.0,
             updated_at: None,
             fresh: false,
+            overrides: Override::default(),
+            inputs: None,
         }
     }
 }

@@ -491,6 +491,7 @@ impl Service {
             agent_nats_url: nats.url.clone(),
             max_agents: None,
             compose: Default::default(),
+            overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(jetpool::service::run(cfg, async {
