@@ -24,6 +24,8 @@
 //!   bucket and handed to each pool loop.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
 //!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`].
+//! - [`inspect`]: `jetpool status` and `jetpool explain`, read from a
+//!   running service's HTTP endpoints.
 //! - [`agent`] and [`load`]: the reference agent (also a command wrapper)
 //!   and the load generator.
 //! - [`sim`]: the trace-driven simulator and the peer emulations.
@@ -42,6 +44,7 @@ pub mod config;
 pub mod docker;
 pub mod error;
 pub mod http;
+pub mod inspect;
 pub mod load;
 pub mod nats;
 pub mod observe;
