@@ -154,15 +154,28 @@ impl OverrideStore {
         if let Ok(kv) = js.get_key_value(bucket).await {
             return Ok(OverrideStore { kv });
         }
+        // The bucket's stream is made here by the key-value conventions
+        // (ADR-8) rather than with `create_key_value`: that one first reads
+        // the account info, which this client cannot parse from a 2.9
+        // server.
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            description: Some("jetpool runtime overrides: <pool>.paused, <pool>.pinned".into()),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: HISTORY,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: jetstream::stream::DiscardPolicy::New,
+            num_replicas: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| js_error("create overrides bucket", e))?;
         let kv = js
-            .create_key_value(kv::Config {
-                bucket: bucket.to_string(),
-                description: "jetpool runtime overrides: <pool>.paused, <pool>.pinned".into(),
-                history: HISTORY,
-                ..Default::default()
-            })
+            .get_key_value(bucket)
             .await
-            .map_err(|e| js_error("create overrides bucket", e))?;
+            .map_err(|e| js_error("open overrides bucket", e))?;
         Ok(OverrideStore { kv })
     }
 
