@@ -54,6 +54,9 @@ pub struct DecisionRecord {
     /// When it last decided the same (same count, guardrail, override);
     /// the decision, inputs and reason are from then.
     pub until: Timestamp,
+    /// The count it moved from: the current count when it first decided
+    /// this.
+    pub from: u32,
     /// The decision, with its estimates and reason.
     pub decision: Decision,
     /// The observation it was taken from.
@@ -134,6 +137,7 @@ impl PoolBoard {
             let record = DecisionRecord {
                 at,
                 until: at,
+                from: d.current,
                 decision: d,
                 inputs: s.inputs.clone(),
                 overrides: s.overrides.clone(),
@@ -150,6 +154,7 @@ impl PoolBoard {
                 // inputs and reason.
                 *last = DecisionRecord {
                     at: last.at,
+                    from: last.from,
                     ..record
                 };
             }
@@ -327,6 +332,7 @@ mod tests {
         let last = b.decisions.back().unwrap();
         assert_eq!(last.at.as_second(), 1_700_000_003);
         assert_eq!(last.until.as_second(), 1_700_000_004);
+        assert_eq!(last.from, 4);
         assert_eq!(last.decision.reason, "backlog 95");
         // A status without a new decision changes no ring.
         let v = b.version;

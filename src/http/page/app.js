@@ -157,7 +157,7 @@ function decisionsList(decisions) {
   if (!decisions.length) return `<p class="empty">no decision yet</p>`;
   const items = decisions.slice().reverse().map((r) => {
     const d = r.decision;
-    const from = d.current === d.desired ? "" : `${d.current} → `;
+    const from = r.from === d.desired ? "" : `${r.from} → `;
     return `<li data-decision><time>${esc(clock(r.at))}</time> <b>${from}${d.desired}</b>` +
       ` <span class="limit">${esc(d.limit)}</span> <span class="reason">${esc(d.reason)}</span></li>`;
   }).join("");
