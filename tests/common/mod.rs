@@ -2,6 +2,7 @@
 //! the local Docker engine, unique names, and clean-up on drop.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod chromium;
 pub mod compose;
 pub mod prometheus;
 
