@@ -157,10 +157,13 @@ impl Page {
         r["result"]["value"].clone()
     }
 
-    /// Polls `js` until it is true, failing after `timeout`.
+    /// Polls `js` until it is true, failing after `timeout`. A condition
+    /// that throws (the page is still navigating) counts as false.
     pub fn wait_for(&mut self, js: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        while self.eval(js) != Value::Bool(true) {
+        let guarded =
+            format!("(() => {{ try {{ return !!({js}); }} catch (e) {{ return false; }} }})()");
+        while self.eval(&guarded) != Value::Bool(true) {
             assert!(
                 Instant::now() < deadline,
                 "timed out after {timeout:?} waiting for {js}"

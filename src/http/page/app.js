@@ -5,6 +5,8 @@
 
 const WINDOW_MS = 10 * 60 * 1000;
 const MAX_DECISIONS = 30;
+/** Decisions listed on a card; `jetpool explain` and /status/{pool} have all. */
+const SHOW_DECISIONS = 8;
 /** Pool name -> { status, history: [sample], decisions: [record] }. */
 const pools = new Map();
 let order = [];
@@ -155,7 +157,7 @@ function agentsTable(agents) {
 
 function decisionsList(decisions) {
   if (!decisions.length) return `<p class="empty">no decision yet</p>`;
-  const items = decisions.slice().reverse().map((r) => {
+  const items = decisions.slice(-SHOW_DECISIONS).reverse().map((r) => {
     const d = r.decision;
     const from = r.from === d.desired ? "" : `${r.from} → `;
     return `<li data-decision><time>${esc(clock(r.at))}</time> <b>${from}${d.desired}</b>` +
