@@ -62,7 +62,7 @@ unit:
 
 ## demo: start NATS, run jetpool on a demo pool, send a burst, watch it scale out and back
 demo: deps image
-	JETPOOL_BIN=$(STATIC_BIN) ./compose/demo.sh
+	JETPOOL_BIN=$(STATIC_BIN) JETPOOL_IMAGE=$(IMAGE) ./compose/demo.sh
 
 ## compose-demo: the compose stack on local images (the script builds the NATS
 ## and Prometheus ones): scales the labelled agent service out for a burst

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigErrors;
+use crate::target::TargetError;
 
 /// Every failure jetpool reports, from configuration to the two edges.
 #[derive(Debug, thiserror::Error)]
@@ -34,24 +35,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The Docker Engine could not be reached or its API is unusable.
-    #[error("cannot reach Docker at {host}: {reason}")]
-    DockerConnect {
-        /// The host jetpool used (`DOCKER_HOST` or the local socket).
-        host: String,
-        /// Why the connection failed.
-        reason: String,
-    },
-
-    /// A Docker API call failed.
-    #[error("docker {op} failed: {source}")]
-    Docker {
-        /// The operation, such as `create` or `stop`.
-        op: &'static str,
-        /// The error bollard returned.
-        #[source]
-        source: bollard::errors::Error,
-    },
+    /// A scale target (the Docker Engine) could not be reached, or one of
+    /// its operations failed.
+    #[error(transparent)]
+    Target(#[from] TargetError),
 
     /// A JetStream API call failed.
     #[error("jetstream {op} failed: {reason}")]

@@ -10,11 +10,11 @@
 //! - [`protocol`]: the agent protocol (stats, drain, resume, activate).
 //! - [`observe`]: the metrics edge: consumer info through the JetStream API,
 //!   and the agents' own reports.
-//! - [`docker`]: the scale-target edge: agent containers through the Docker
-//!   Engine API; [`virtual_target`] is its in-memory twin for dry runs and
-//!   tests.
-//! - [`template`]: prepares each new container, from a policy file's
-//!   `[pool.container]` or cloned from a compose service.
+//! - [`target`]: the engine-neutral scale target: the `ScaleTarget` trait
+//!   over jetpool's own `ContainerSpec`, the live `Template` that prepares
+//!   each new container (from a policy file's `[pool.container]` or cloned
+//!   from a compose service), the Docker edge (the only place bollard's
+//!   types appear) and its in-memory twin for dry runs and tests.
 //! - [`compose`]: pools discovered from compose service labels, started and
 //!   stopped as services come and go.
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
@@ -41,7 +41,6 @@ pub mod cli;
 pub mod clock;
 pub mod compose;
 pub mod config;
-pub mod docker;
 pub mod error;
 pub mod http;
 pub mod inspect;
@@ -54,8 +53,7 @@ pub mod pool;
 pub mod protocol;
 pub mod service;
 pub mod sim;
+pub mod target;
 pub mod telemetry;
-pub mod template;
-pub mod virtual_target;
 
 pub use error::{Error, Result};

@@ -10,13 +10,14 @@ use tracing::{error, info, warn};
 
 use crate::compose::{ComposeArgs, Supervisor};
 use crate::config::{self, PoolSpec};
-use crate::docker::{DockerTarget, ScaleTarget};
 use crate::error::Result;
 use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
 use crate::overrides::Follower;
 use crate::pool::RunnerFactory;
-use crate::virtual_target::VirtualTarget;
+use crate::target::ScaleTarget;
+use crate::target::docker::DockerTarget;
+use crate::target::virt::VirtualTarget;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -14,7 +14,7 @@ use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
 use jetpool::policy::{ConsumerStats, Limit};
 use jetpool::pool::{PoolIo, PoolRunner, PoolStatus};
 use jetpool::protocol::{AgentState, Command, Reply, Stats};
-use jetpool::virtual_target::VirtualTarget;
+use jetpool::target::virt::VirtualTarget;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Agents reached over a fake protocol: every request is logged and
@@ -521,9 +521,8 @@ async fn changed_template_rolls_one_drained_agent_at_a_time() {
 
     // The same pool, restarted with another image.
     let mut new_spec = spec_with(3, scaling, agents);
-    if let jetpool::template::Template::Spec(c) = &mut new_spec.template {
-        c.image = "y".into();
-    }
+    new_spec.template =
+        jetpool::target::Template::from_policy(&jetpool::config::ContainerSpec::new("y"));
     let new_id = new_spec.template.id();
     let mut h = start(new_spec, Scripted::new(1000), target.clone());
     // Nothing is rolled before the agents have reported: they speak the
@@ -565,12 +564,12 @@ async fn changed_template_rolls_one_drained_agent_at_a_time() {
     h.ticks(5).await;
     assert_eq!(h_drains(&h), 3, "nothing left to roll");
     assert_eq!(target.running("p"), 3);
-    let list = jetpool::docker::ScaleTarget::list(target.as_ref(), "p")
+    let list = jetpool::target::ScaleTarget::list(target.as_ref(), "p")
         .await
         .unwrap();
     assert!(
         list.iter()
-            .filter(|c| c.phase == jetpool::docker::Phase::Running)
+            .filter(|c| c.phase == jetpool::target::Phase::Running)
             .all(|c| c.template.as_deref() == Some(new_id.as_str())),
         "every running agent is of the new template: {list:?}"
     );

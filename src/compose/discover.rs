@@ -4,14 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
-use bollard::query_parameters::ListContainersOptions;
-
 use super::{
     LABEL_CONFIG_HASH, LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, ServiceKey,
 };
-use crate::docker::{DockerTarget, LABEL_MANAGED, LABEL_POOL, timed};
-use crate::error::{Error, Result};
+use crate::target::docker::DockerTarget;
+use crate::target::{LABEL_MANAGED, LABEL_POOL, LabelFilter, Phase, Summary, TargetError};
 
 /// One labelled service and its containers, in any state.
 #[derive(Debug, Clone)]
@@ -19,22 +16,18 @@ pub struct Service {
     /// Project and service.
     pub key: ServiceKey,
     /// Its containers (never empty).
-    pub containers: Vec<ContainerSummary>,
-}
-
-fn label<'a>(c: &'a ContainerSummary, k: &str) -> Option<&'a str> {
-    c.labels.as_ref()?.get(k).map(String::as_str)
+    pub containers: Vec<Summary>,
 }
 
 impl Service {
     /// The container to clone: the newest one compose made (it carries the
     /// service's latest config), else the newest of jetpool's replicas.
-    pub fn source(&self) -> Option<&ContainerSummary> {
+    pub fn source(&self) -> Option<&Summary> {
         let newest = |compose_made: bool| {
             self.containers
                 .iter()
-                .filter(|c| (label(c, LABEL_MANAGED) != Some("true")) == compose_made)
-                .max_by_key(|c| (c.created.unwrap_or(0), c.id.clone()))
+                .filter(|c| (c.label(LABEL_MANAGED) != Some("true")) == compose_made)
+                .max_by_key(|c| (c.created, c.id.clone()))
         };
         newest(true).or_else(|| newest(false))
     }
@@ -42,20 +35,20 @@ impl Service {
     /// The labels of the source container.
     pub fn labels(&self) -> HashMap<String, String> {
         self.source()
-            .and_then(|c| c.labels.clone())
+            .map(|c| c.labels.clone().into_iter().collect())
             .unwrap_or_default()
     }
 
     /// The config hash of the source container.
     pub fn config_hash(&self) -> Option<&str> {
-        label(self.source()?, LABEL_CONFIG_HASH)
+        self.source()?.label(LABEL_CONFIG_HASH)
     }
 
     /// The highest container number in use (0 when none is labelled).
     pub fn highest_number(&self) -> u32 {
         self.containers
             .iter()
-            .filter_map(|c| label(c, LABEL_NUMBER)?.parse().ok())
+            .filter_map(|c| c.label(LABEL_NUMBER)?.parse().ok())
             .max()
             .unwrap_or(0)
     }
@@ -64,41 +57,37 @@ impl Service {
     pub fn running(&self) -> usize {
         self.containers
             .iter()
-            .filter(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
+            .filter(|c| c.phase == Phase::Running)
             .count()
     }
 }
 
+/// The containers of labelled compose services, of `project` only when
+/// given; one-off `docker-compose run` containers are never pooled.
+pub fn filters(project: Option<&str>) -> Vec<LabelFilter> {
+    vec![
+        LabelFilter::present(LABEL_POOL),
+        match project {
+            Some(p) => LabelFilter::equals(LABEL_PROJECT, p),
+            None => LabelFilter::present(LABEL_PROJECT),
+        },
+        LabelFilter::equals(LABEL_ONEOFF, "False"),
+    ]
+}
+
 /// Lists the labelled services, of `project` only when given.
-pub async fn scan(docker: &DockerTarget, project: Option<&str>) -> Result<Vec<Service>> {
-    let project_filter = match project {
-        Some(p) => format!("{LABEL_PROJECT}={p}"),
-        None => LABEL_PROJECT.to_string(),
-    };
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            LABEL_POOL.to_string(),
-            project_filter,
-            format!("{LABEL_ONEOFF}=False"),
-        ],
-    )]);
-    let opts = ListContainersOptions {
-        all: true,
-        filters: Some(filters),
-        ..Default::default()
-    };
-    let list = timed("list", docker.client().list_containers(Some(opts)))
-        .await
-        .map_err(|source| Error::Docker { op: "list", source })?;
-    Ok(group(list))
+pub async fn scan(
+    docker: &DockerTarget,
+    project: Option<&str>,
+) -> Result<Vec<Service>, TargetError> {
+    Ok(group(docker.list_labelled(&filters(project)).await?))
 }
 
 /// Groups containers by project and service, in a stable order.
-pub fn group(list: Vec<ContainerSummary>) -> Vec<Service> {
-    let mut by: BTreeMap<ServiceKey, Vec<ContainerSummary>> = BTreeMap::new();
+pub fn group(list: Vec<Summary>) -> Vec<Service> {
+    let mut by: BTreeMap<ServiceKey, Vec<Summary>> = BTreeMap::new();
     for c in list {
-        let (Some(project), Some(service)) = (label(&c, LABEL_PROJECT), label(&c, LABEL_SERVICE))
+        let (Some(project), Some(service)) = (c.label(LABEL_PROJECT), c.label(LABEL_SERVICE))
         else {
             continue;
         };
@@ -117,8 +106,8 @@ pub fn group(list: Vec<ContainerSummary>) -> Vec<Service> {
 mod tests {
     use super::*;
 
-    fn c(id: &str, service: &str, created: i64, managed: bool, number: u32) -> ContainerSummary {
-        let mut labels = HashMap::from([
+    fn c(id: &str, service: &str, created: i64, managed: bool, number: u32) -> Summary {
+        let mut labels = BTreeMap::from([
             (LABEL_PROJECT.to_string(), "p".to_string()),
             (LABEL_SERVICE.to_string(), service.to_string()),
             (LABEL_NUMBER.to_string(), number.to_string()),
@@ -127,12 +116,13 @@ mod tests {
         if managed {
             labels.insert(LABEL_MANAGED.into(), "true".into());
         }
-        ContainerSummary {
-            id: Some(id.into()),
-            created: Some(created),
-            labels: Some(labels),
-            state: Some(ContainerSummaryStateEnum::RUNNING),
-            ..Default::default()
+        Summary {
+            id: id.into(),
+            name: format!("p_{service}_{number}"),
+            phase: Phase::Running,
+            created,
+            unhealthy: false,
+            labels,
         }
     }
 
@@ -147,11 +137,11 @@ mod tests {
         assert_eq!(groups.len(), 2);
         let agent = &groups[0];
         assert_eq!(agent.key.to_string(), "p/agent");
-        assert_eq!(agent.source().and_then(|s| s.id.as_deref()), Some("c"));
+        assert_eq!(agent.source().map(|s| s.id.as_str()), Some("c"));
         assert_eq!(agent.config_hash(), Some("hash-c"));
         assert_eq!(agent.highest_number(), 3);
         assert_eq!(agent.running(), 3);
         // Only jetpool's replicas left: the newest of them.
-        assert_eq!(groups[1].source().and_then(|s| s.id.as_deref()), Some("d"));
+        assert_eq!(groups[1].source().map(|s| s.id.as_str()), Some("d"));
     }
 }

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use crate::config::AgentsSpec;
 use crate::config::PoolSpec;
 use crate::config::pool::{is_jetstream_name, is_plain_name};
-use crate::docker::{LABEL_MANAGED, LABEL_POOL, LABEL_TEMPLATE};
 use crate::policy::Policy;
+use crate::target::{LABEL_MANAGED, LABEL_POOL, LABEL_TEMPLATE};
 
 /// Label naming the stream.
 pub const LABEL_STREAM: &str = "jetpool.stream";

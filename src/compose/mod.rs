@@ -7,12 +7,17 @@
 //!
 //! - [`labels`]: the `jetpool.*` labels of a service, validated into a
 //!   pool's parameters; every problem names the service and the label.
-//! - [`template`]: the replica recipe cloned from a container's inspect
-//!   data, and [`ComposeTemplate`], the live handle the pool loop starts
-//!   replicas from.
+//! - [`template`]: the [`Recipe`] of a service, from the clone the Docker
+//!   edge makes of one of its containers; it becomes the pool's live
+//!   [`Template`](crate::target::Template), numbering replicas as compose
+//!   does.
 //! - [`target`]: [`ComposeTarget`], the scale target of one service: its
 //!   containers are the pool's, and the last one is kept (stopped) at zero.
 //! - [`discover`]: listing the labelled services and their containers.
+//!
+//! Every Docker call goes through the edge,
+//! [`DockerTarget`](crate::target::docker::DockerTarget), in jetpool's
+//! types; nothing here names bollard's.
 //! - [`supervisor`]: the dynamic set of compose pools, driven by scans and
 //!   Docker events; pauses a pool while compose itself acts on it.
 
@@ -24,7 +29,7 @@ pub mod template;
 
 pub use supervisor::Supervisor;
 pub use target::ComposeTarget;
-pub use template::{ComposeTemplate, Recipe};
+pub use template::Recipe;
 
 /// Compose's label naming a container's project.
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";

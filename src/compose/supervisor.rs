@@ -13,13 +13,11 @@
 mod lifecycle;
 
 use std::collections::{BTreeMap, HashMap};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::EventMessage;
-use bollard::query_parameters::EventsOptions;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -27,13 +25,14 @@ use tracing::{info, warn};
 
 use super::labels::PoolParams;
 use super::target::{Act, OwnActs};
-use super::{ComposeTemplate, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, ServiceKey};
+use super::{LABEL_PROJECT, LABEL_SERVICE, ServiceKey, discover};
 use crate::config::PoolSpec;
-use crate::docker::{DockerTarget, LABEL_POOL};
 use crate::http::Registry;
 use crate::pool::RunnerFactory;
+use crate::target::docker::DockerTarget;
+use crate::target::virt::VirtualTarget;
+use crate::target::{ContainerEvent, Template, WatchEvent};
 use crate::telemetry;
-use crate::virtual_target::VirtualTarget;
 
 /// Events arriving within this window cause one scan.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -43,10 +42,6 @@ const PAUSED_SCAN: Duration = Duration::from_secs(1);
 const IDLE_SCAN: Duration = Duration::from_secs(10);
 /// A paused pool resumes after this long without outside acts.
 const QUIET: Duration = Duration::from_secs(3);
-/// Longest wait before reconnecting a broken events stream.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-type Events = Pin<Box<dyn Stream<Item = Result<EventMessage, bollard::errors::Error>> + Send>>;
 
 /// A compose pool's tasks while it runs.
 struct Running {
@@ -62,7 +57,7 @@ struct Entry {
     /// Pool parameters from the labels.
     params: PoolParams,
     /// The template, kept while paused so the pool can come back.
-    template: ComposeTemplate,
+    template: Template,
     /// `None` while paused.
     running: Option<Running>,
     /// The latest act by someone other than jetpool.
@@ -125,10 +120,10 @@ impl Supervisor {
             project = self.project.as_deref().unwrap_or("(all)"),
             "discovering pools from compose labels"
         );
-        let mut since = jiff::Timestamp::now().as_second();
-        let mut events: Option<Events> = Some(self.subscribe(since));
-        let mut reconnect: Option<Instant> = None;
-        let mut backoff = Duration::from_secs(1);
+        // The watch reconnects by itself, replaying what it missed.
+        let mut events: BoxStream<'static, WatchEvent> = self
+            .docker
+            .watch(&discover::filters(self.project.as_deref()));
         let mut due: Option<Instant> = None;
         let mut last_scan = Instant::now();
         let mut tick = tokio::time::interval(PAUSED_SCAN);
@@ -136,30 +131,17 @@ impl Supervisor {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                ev = next(&mut events) => match ev {
-                    Some(Ok(ev)) => {
-                        since = ev.time.unwrap_or(since);
-                        backoff = Duration::from_secs(1);
+                Some(ev) = events.next() => match ev {
+                    WatchEvent::Container(ev) => {
                         self.on_event(&ev);
                         due.get_or_insert(Instant::now() + DEBOUNCE);
                     }
-                    other => {
-                        let why = match other {
-                            Some(Err(e)) => e.to_string(),
-                            _ => "the stream ended".into(),
-                        };
-                        warn!(error = %why, retry_in = ?backoff, "Docker events stream lost; reconnecting (scans continue)");
+                    WatchEvent::Lost { error, retry_in } => {
+                        warn!(error = %error, retry_in = ?retry_in, "Docker events stream lost; reconnecting (scans continue)");
                         telemetry::compose_error("events");
-                        events = None;
-                        reconnect = Some(Instant::now() + backoff);
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        due = Some(Instant::now() + retry_in);
                     }
                 },
-                _ = until(reconnect) => {
-                    reconnect = None;
-                    events = Some(self.subscribe(since));
-                    due = Some(Instant::now());
-                }
                 _ = until(due) => {
                     due = None;
                     self.rescan().await;
@@ -183,43 +165,17 @@ impl Supervisor {
         info!("compose discovery stopped; agents left running");
     }
 
-    /// The events of labelled compose containers, from `since` (Unix s).
-    fn subscribe(&self, since: i64) -> Events {
-        let project = match &self.project {
-            Some(p) => format!("{LABEL_PROJECT}={p}"),
-            None => LABEL_PROJECT.to_string(),
-        };
-        let filters = HashMap::from([
-            ("type".to_string(), vec!["container".to_string()]),
-            (
-                "label".to_string(),
-                vec![
-                    LABEL_POOL.to_string(),
-                    project,
-                    format!("{LABEL_ONEOFF}=False"),
-                ],
-            ),
-        ]);
-        let opts = EventsOptions {
-            since: Some(since.to_string()),
-            until: None,
-            filters: Some(filters),
-        };
-        Box::pin(self.docker.client().events(Some(opts)))
-    }
-
     /// Notes an event; pauses a pool when someone else stops or removes
     /// one of its containers.
-    fn on_event(&mut self, ev: &EventMessage) {
-        let action = ev.action.as_deref().unwrap_or("");
-        let Some(actor) = &ev.actor else { return };
-        let attrs = actor.attributes.clone().unwrap_or_default();
-        let (Some(project), Some(service)) = (attrs.get(LABEL_PROJECT), attrs.get(LABEL_SERVICE))
+    fn on_event(&mut self, ev: &ContainerEvent) {
+        let action = &ev.action;
+        let (Some(project), Some(service)) =
+            (ev.labels.get(LABEL_PROJECT), ev.labels.get(LABEL_SERVICE))
         else {
             return;
         };
-        let id = actor.id.as_deref().unwrap_or("");
-        let name = attrs.get("name").map(String::as_str).unwrap_or("");
+        let id = ev.id.as_str();
+        let name = ev.name.as_str();
         let Some(act) = Act::of_event(action) else {
             return;
         };
@@ -242,14 +198,6 @@ impl Supervisor {
                   "a container of the service was stopped or removed from outside jetpool (docker-compose down/stop/up?); pausing its pool until compose is done");
             self.pause(&key);
         }
-    }
-}
-
-/// The next event, or never while the stream is down.
-async fn next(events: &mut Option<Events>) -> Option<Result<EventMessage, bollard::errors::Error>> {
-    match events {
-        Some(s) => s.next().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -13,16 +13,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::ListContainersOptions;
+use futures::stream::BoxStream;
 use tracing::{info, warn};
 
 use super::{LABEL_CONFIG_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, ServiceKey};
-use crate::docker::{
-    AgentContainer, DockerTarget, LABEL_POOL, Phase, ScaleTarget, StartRequest, TargetEvent,
-    agent_from_summary, timed,
+use crate::target::docker::DockerTarget;
+use crate::target::{
+    ContainerId, EventAction, LABEL_POOL, LabelFilter, Listed, Phase, ScaleTarget, StartRequest,
+    TargetError, TargetEvent,
 };
-use crate::error::{Error, Result};
-use futures::stream::BoxStream;
 
 /// How long an act is remembered: longer than any event takes to arrive.
 const REMEMBER: Duration = Duration::from_secs(300);
@@ -39,12 +38,12 @@ pub enum Act {
 }
 
 impl Act {
-    /// The act behind a Docker container event, if any.
-    pub fn of_event(action: &str) -> Option<Act> {
+    /// The act behind a container event, if any.
+    pub fn of_event(action: &EventAction) -> Option<Act> {
         match action {
-            "create" | "start" => Some(Act::Start),
-            "kill" | "stop" => Some(Act::Stop),
-            "destroy" => Some(Act::Remove),
+            EventAction::Create | EventAction::Start => Some(Act::Start),
+            EventAction::Kill | EventAction::Stop => Some(Act::Stop),
+            EventAction::Destroy => Some(Act::Remove),
             _ => None,
         }
     }
@@ -89,7 +88,7 @@ pub struct ComposeTarget {
     own: Arc<OwnActs>,
     /// Ids of stopped containers kept as the service's definition. A std
     /// mutex: never held across `.await`.
-    parked: Mutex<HashSet<String>>,
+    parked: Mutex<HashSet<ContainerId>>,
     /// Serialises removals, so that of concurrent scale-ins exactly one
     /// container is kept.
     removals: tokio::sync::Mutex<()>,
@@ -111,37 +110,29 @@ impl ComposeTarget {
 
     /// Every container of the service, parked ones included; the template
     /// id is the config hash.
-    async fn containers(&self) -> Result<Vec<AgentContainer>> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![
-                format!("{LABEL_PROJECT}={}", self.key.project),
-                format!("{LABEL_SERVICE}={}", self.key.service),
-                format!("{LABEL_ONEOFF}=False"),
-                format!("{LABEL_POOL}={}", self.pool),
-            ],
-        )]);
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let list = timed("list", self.docker.client().list_containers(Some(opts)))
-            .await
-            .map_err(|source| Error::Docker { op: "list", source })?;
-        Ok(list
+    async fn containers(&self) -> Result<Vec<Listed>, TargetError> {
+        let filters = [
+            LabelFilter::equals(LABEL_PROJECT, &self.key.project),
+            LabelFilter::equals(LABEL_SERVICE, &self.key.service),
+            LabelFilter::equals(LABEL_ONEOFF, "False"),
+            LabelFilter::equals(LABEL_POOL, &self.pool),
+        ];
+        Ok(self
+            .docker
+            .list_labelled(&filters)
+            .await?
             .into_iter()
-            .filter_map(|c| agent_from_summary(c, LABEL_CONFIG_HASH))
+            .map(|c| c.listed(LABEL_CONFIG_HASH))
             .collect())
     }
 
-    fn parked(&self) -> HashSet<String> {
+    fn parked(&self) -> HashSet<ContainerId> {
         self.parked.lock().map(|p| p.clone()).unwrap_or_default()
     }
 }
 
 impl ScaleTarget for ComposeTarget {
-    async fn list(&self, _pool: &str) -> Result<Vec<AgentContainer>> {
+    async fn list(&self, _pool: &str) -> Result<Vec<Listed>, TargetError> {
         // One target per pool: the pool is the one it was made for.
         let all = self.containers().await?;
         // Nothing running: the newest container is kept as the definition
@@ -166,19 +157,19 @@ impl ScaleTarget for ComposeTarget {
             .collect())
     }
 
-    async fn start(&self, req: StartRequest) -> Result<String> {
+    async fn start(&self, req: StartRequest) -> Result<ContainerId, TargetError> {
         self.own.record(Act::Start, &req.name);
         let id = self.docker.start(req).await?;
-        self.own.record(Act::Start, &id);
+        self.own.record(Act::Start, id.as_str());
         // A replica runs again: the kept definition has served its purpose.
         let _guard = self.removals.lock().await;
-        let parked: Vec<String> = self
+        let parked: Vec<ContainerId> = self
             .parked
             .lock()
             .map(|mut p| p.drain().collect())
             .unwrap_or_default();
         for old in parked {
-            self.own.record(Act::Remove, &old);
+            self.own.record(Act::Remove, old.as_str());
             if let Err(e) = self.docker.remove(&old).await {
                 warn!(service = %self.key, error = %e, "cannot remove the kept container");
             }
@@ -186,8 +177,8 @@ impl ScaleTarget for ComposeTarget {
         Ok(id)
     }
 
-    async fn stop(&self, id: &str, timeout: Duration) -> Result<()> {
-        self.own.record(Act::Stop, id);
+    async fn stop(&self, id: &ContainerId, timeout: Duration) -> Result<(), TargetError> {
+        self.own.record(Act::Stop, id.as_str());
         // The request waits out the grace period, which compose lets the
         // user set freely: give it a client that waits long enough.
         self.docker
@@ -202,23 +193,23 @@ impl ScaleTarget for ComposeTarget {
         self.docker.events(pool)
     }
 
-    async fn remove(&self, id: &str) -> Result<()> {
+    async fn remove(&self, id: &ContainerId) -> Result<(), TargetError> {
         let _guard = self.removals.lock().await;
         let others = self
             .containers()
             .await?
             .into_iter()
-            .filter(|c| c.id != id && c.phase != Phase::Removing)
+            .filter(|c| c.id != *id && c.phase != Phase::Removing)
             .count();
         if others == 0 {
             info!(service = %self.key, container = %id,
                   "keeping the service's last container, stopped, so compose and jetpool can bring it back");
             if let Ok(mut p) = self.parked.lock() {
-                p.insert(id.to_string());
+                p.insert(id.clone());
             }
             return Ok(());
         }
-        self.own.record(Act::Remove, id);
+        self.own.record(Act::Remove, id.as_str());
         self.docker.remove(id).await
     }
 }

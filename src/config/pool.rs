@@ -13,7 +13,7 @@ use super::scaling::Scaling;
 use super::schedule::Schedule;
 use super::{Problem, duration, problem};
 use crate::policy::Policy;
-use crate::template::Template;
+use crate::target::Template;
 
 /// A validated pool: everything jetpool needs to watch and scale it.
 #[derive(Debug, Clone, PartialEq)]
@@ -416,7 +416,7 @@ impl RawPool {
                 pinned: self.pinned,
                 schedule: self.schedule,
             },
-            template: Template::Spec(Box::new(self.container)),
+            template: Template::from_policy(&self.container),
             agents: self.agents,
             source: PathBuf::new(),
         })

@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::config::PoolSpec;
-use crate::docker::ScaleTarget;
 use crate::observe::{JetStreamSource, NatsControl};
 use crate::overrides::Overrides;
+use crate::target::ScaleTarget;
 
 /// The shared parts of every pool loop of one service.
 #[derive(Clone)]

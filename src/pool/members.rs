@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::status::AgentView;
-use crate::docker::{AgentContainer, Phase};
 use crate::observe::AgentRegistry;
 use crate::policy::Replicas;
 use crate::protocol::AgentState;
+use crate::target::{ContainerId, Listed, Phase};
 
 /// A container being created and started.
 #[derive(Debug, Clone, Copy)]
@@ -41,26 +41,26 @@ pub struct Members {
     /// detection: an exit soon after the start is a crash).
     pub started_at: HashMap<String, Instant>,
     /// Ids with a drain request in flight.
-    pub drain_requested: HashSet<String>,
+    pub drain_requested: HashSet<ContainerId>,
     /// Ids of agents draining.
-    pub draining: HashMap<String, Draining>,
+    pub draining: HashMap<ContainerId, Draining>,
     /// Ids being stopped (`docker stop`) or removed.
-    pub stopping: HashSet<String>,
+    pub stopping: HashSet<ContainerId>,
     /// Ids with a resume (drain cancel) in flight.
-    pub resuming: HashSet<String>,
+    pub resuming: HashSet<ContainerId>,
     /// Names of warm standby agents.
     pub standby: HashSet<String>,
     /// Names with an activation in flight.
     pub activating: HashSet<String>,
     /// Id of the agent being rolled out (made from an older template):
     /// one at a time, and never resumed to cover demand.
-    pub rolling: Option<String>,
+    pub rolling: Option<ContainerId>,
 }
 
 impl Members {
     /// True if the container is in any transition (so it is neither a
     /// scale-in candidate nor a hung-agent suspect).
-    pub fn busy(&self, c: &AgentContainer) -> bool {
+    pub fn busy(&self, c: &Listed) -> bool {
         self.starting.contains_key(&c.name)
             || self.drain_requested.contains(&c.id)
             || self.draining.contains_key(&c.id)
@@ -71,7 +71,7 @@ impl Members {
     }
 
     /// Drops state about containers that no longer exist.
-    pub fn retain_listed(&mut self, containers: &[AgentContainer], registry: &mut AgentRegistry) {
+    pub fn retain_listed(&mut self, containers: &[Listed], registry: &mut AgentRegistry) {
         let ids: HashSet<&str> = containers.iter().map(|c| c.id.as_str()).collect();
         let names: HashSet<&str> = containers.iter().map(|c| c.name.as_str()).collect();
         self.draining.retain(|id, _| ids.contains(id.as_str()));
@@ -99,7 +99,7 @@ impl Members {
 
     /// Adopts standbys this process did not start (after a restart): any
     /// running agent whose own report says `standby`.
-    pub fn adopt_standbys(&mut self, containers: &[AgentContainer], registry: &AgentRegistry) {
+    pub fn adopt_standbys(&mut self, containers: &[Listed], registry: &AgentRegistry) {
         for c in containers {
             if c.phase == Phase::Running
                 && !self.busy(c)
@@ -115,7 +115,7 @@ impl Members {
     /// Counts containers by role, consistently with the transitions in
     /// flight (a container being started counts as starting whether or
     /// not Docker lists it yet).
-    pub fn replicas(&self, containers: &[AgentContainer]) -> Replicas {
+    pub fn replicas(&self, containers: &[Listed]) -> Replicas {
         let mut r = Replicas::default();
         for s in self.starting.values() {
             if s.standby {
@@ -150,7 +150,7 @@ impl Members {
     }
 
     /// The role of one container, for `/status`.
-    pub fn role(&self, c: &AgentContainer) -> &'static str {
+    pub fn role(&self, c: &Listed) -> &'static str {
         if self.stopping.contains(&c.id) {
             "stopping"
         } else if self.draining.contains_key(&c.id) || self.drain_requested.contains(&c.id) {
@@ -175,16 +175,16 @@ impl Members {
     #[allow(clippy::too_many_arguments)]
     pub fn victims(
         &self,
-        containers: &[AgentContainer],
+        containers: &[Listed],
         registry: &AgentRegistry,
         average_in_flight: f64,
         template: &str,
         now: Instant,
         fresh: Duration,
         n: usize,
-    ) -> Vec<(AgentContainer, Option<u64>)> {
-        let current = |c: &AgentContainer| c.template.as_deref().is_none_or(|t| t == template);
-        let mut candidates: Vec<(f64, bool, i64, &AgentContainer, Option<u64>)> = containers
+    ) -> Vec<(Listed, Option<u64>)> {
+        let current = |c: &Listed| c.template.as_deref().is_none_or(|t| t == template);
+        let mut candidates: Vec<(f64, bool, i64, &Listed, Option<u64>)> = containers
             .iter()
             .filter(|c| matches!(c.phase, Phase::Created | Phase::Running) && !self.busy(c))
             .map(|c| {
@@ -211,7 +211,7 @@ impl Members {
     }
 
     /// Every listed container with its role and last report, for `/status`.
-    pub fn views(&self, containers: &[AgentContainer], registry: &AgentRegistry) -> Vec<AgentView> {
+    pub fn views(&self, containers: &[Listed], registry: &AgentRegistry) -> Vec<AgentView> {
         let mut v: Vec<AgentView> = containers
             .iter()
             .map(|c| {
@@ -233,9 +233,9 @@ impl Members {
 mod tests {
     use super::*;
 
-    fn agent(name: &str, created: i64, template: &str) -> AgentContainer {
-        AgentContainer {
-            id: format!("id-{name}"),
+    fn agent(name: &str, created: i64, template: &str) -> Listed {
+        Listed {
+            id: format!("id-{name}").into(),
             name: name.into(),
             phase: Phase::Running,
             created,

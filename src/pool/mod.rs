@@ -35,9 +35,9 @@ pub use status::{AgentView, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::config::PoolSpec;
-use crate::docker::{AgentContainer, Phase, ScaleTarget, TargetEvent};
 use crate::observe::{AgentControl, AgentRegistry, MetricsSource, ObserveError};
 use crate::policy::{ConsumerStats, Decision, Observation, Override, PoolState, decide};
+use crate::target::{ContainerId, Listed, Phase, ScaleTarget, TargetEvent};
 use crate::telemetry;
 use members::Members;
 use ops::{Backoff, Op};
@@ -306,7 +306,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// Handles containers that exited: a finished drain is removed; one
     /// that exited on its own is removed, counted, and (if it died soon
     /// after its start) backs off further starts.
-    fn reap_exited(&mut self, containers: &[AgentContainer]) {
+    fn reap_exited(&mut self, containers: &[Listed]) {
         for c in containers.iter().filter(|c| c.phase == Phase::Exited) {
             if self.members.stopping.contains(&c.id) || self.members.starting.contains_key(&c.name)
             {
@@ -338,7 +338,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// Replaces running agents that Docker reports unhealthy, or that
     /// reported stats and then went silent (only while jetpool's own NATS
     /// connection works: otherwise every agent would look silent).
-    fn heal(&mut self, containers: &[AgentContainer]) {
+    fn heal(&mut self, containers: &[Listed]) {
         let now = Instant::now();
         let nats_ok = self.failing.is_none();
         for c in containers {
@@ -366,9 +366,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     }
 
     /// Stops drains that outlived their deadline.
-    fn enforce_drain_deadlines(&mut self, containers: &[AgentContainer]) {
+    fn enforce_drain_deadlines(&mut self, containers: &[Listed]) {
         let now = Instant::now();
-        let overdue: Vec<AgentContainer> = containers
+        let overdue: Vec<Listed> = containers
             .iter()
             .filter(|c| {
                 self.members
@@ -409,7 +409,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
 
     /// Moves toward `d.desired`: out by cancelling drains, then activating
     /// standbys, then starting containers; in by draining the least busy.
-    fn act(&mut self, d: &Decision, containers: &[AgentContainer]) {
+    fn act(&mut self, d: &Decision, containers: &[Listed]) {
         let current = d.current;
         if d.desired > current {
             let mut need = d.desired - current;
@@ -452,7 +452,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
 
     /// Takes an agent out of service: a drain when it speaks the protocol
     /// (and drains are on), else `docker stop`.
-    fn retire(&mut self, c: AgentContainer, held: u64) {
+    fn retire(&mut self, c: Listed, held: u64) {
         let speaks = self.registry.get(&c.name).is_some();
         if self.spec.agents.drain && speaks && c.phase == Phase::Running {
             self.spawn_drain(c, held);
@@ -466,7 +466,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// fewer and its next decision starts the replacement from the current
     /// template, so capacity dips by at most one agent at a time. A warm
     /// standby of an older template is simply stopped and refilled.
-    fn roll(&mut self, containers: &[AgentContainer]) {
+    fn roll(&mut self, containers: &[Listed]) {
         if self.members.rolling.is_some()
             || !self.members.starting.is_empty()
             || self.backoff.blocked()
@@ -478,7 +478,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         // wait for it (or for `stats_timeout`) so a protocol speaker is
         // drained, not stopped.
         let settled = self.up_since.elapsed() >= self.spec.agents.stats_timeout;
-        let outdated = |c: &&AgentContainer| {
+        let outdated = |c: &&Listed| {
             c.phase == Phase::Running
                 && c.template.as_deref().is_some_and(|t| t != current)
                 && (settled || self.registry.get(&c.name).is_some())
@@ -513,9 +513,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     }
 
     /// Cancels up to `need` drains; returns how many were asked.
-    fn resume_drains(&mut self, containers: &[AgentContainer], need: u32) -> u32 {
+    fn resume_drains(&mut self, containers: &[Listed], need: u32) -> u32 {
         // The agents holding the most work are the furthest from exiting.
-        let mut draining: Vec<(String, String, u64)> = containers
+        let mut draining: Vec<(ContainerId, String, u64)> = containers
             .iter()
             .filter(|c| c.phase == Phase::Running && !self.members.stopping.contains(&c.id))
             // A rolled-out agent runs an old template: replace it, not resume it.

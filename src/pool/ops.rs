@@ -10,10 +10,9 @@ use tracing::{error, info, warn};
 
 use super::PoolRunner;
 use super::members::{Draining, Starting};
-use crate::docker::{AgentContainer, ScaleTarget};
-use crate::error::Error;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::protocol::{Command, Reply};
+use crate::target::{ContainerId, Listed, ScaleTarget, TargetError};
 use crate::telemetry;
 
 /// The outcome of a background operation.
@@ -27,26 +26,26 @@ pub enum Op {
         /// Started as standby.
         standby: bool,
         /// The container id, or why it failed.
-        result: Result<String, Error>,
+        result: Result<ContainerId, TargetError>,
     },
     /// A stop (and removal) finished.
     Stopped {
         /// Container id.
-        id: String,
+        id: ContainerId,
         /// Container name.
         name: String,
         /// Whether it worked.
-        result: Result<(), Error>,
+        result: Result<(), TargetError>,
     },
     /// Removal of an exited container finished.
     Removed {
         /// Container id.
-        id: String,
+        id: ContainerId,
     },
     /// An agent answered (or not) a drain request.
     DrainAnswered {
         /// The container.
-        container: AgentContainer,
+        container: Listed,
         /// Tasks it held by our last report.
         held: u64,
         /// Its answer; `None` if it did not answer.
@@ -55,7 +54,7 @@ pub enum Op {
     /// An agent answered (or not) a resume request.
     Resumed {
         /// Container id.
-        id: String,
+        id: ContainerId,
         /// The drain that was cancelled, to restore if the agent refused.
         drain: Draining,
         /// Its answer.
@@ -146,9 +145,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             .spec
             .template
             .start_request(&self.spec.name, &self.agent_nats_url);
-        if standby {
-            req = req.standby();
-        }
+        req.standby = standby;
         let name = req.name.clone();
         let requested = Instant::now();
         self.members
@@ -169,7 +166,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         });
     }
 
-    pub(super) fn spawn_stop(&mut self, c: AgentContainer) {
+    pub(super) fn spawn_stop(&mut self, c: Listed) {
         info!(pool = %self.spec.name, agent = %c.name, "stopping agent");
         self.members.stopping.insert(c.id.clone());
         let target = self.io.target.clone();
@@ -187,7 +184,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         });
     }
 
-    pub(super) fn spawn_remove(&mut self, c: &AgentContainer) {
+    pub(super) fn spawn_remove(&mut self, c: &Listed) {
         self.members.stopping.insert(c.id.clone());
         let target = self.io.target.clone();
         let id = c.id.clone();
@@ -199,7 +196,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         });
     }
 
-    pub(super) fn spawn_drain(&mut self, c: AgentContainer, held: u64) {
+    pub(super) fn spawn_drain(&mut self, c: Listed, held: u64) {
         info!(pool = %self.spec.name, agent = %c.name, held, "draining agent");
         self.members.drain_requested.insert(c.id.clone());
         let agents = self.io.agents.clone();
@@ -214,7 +211,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         });
     }
 
-    pub(super) fn spawn_control_resume(&mut self, id: String, name: String, drain: Draining) {
+    pub(super) fn spawn_control_resume(&mut self, id: ContainerId, name: String, drain: Draining) {
         info!(pool = %self.spec.name, agent = %name, "demand is back: cancelling the drain");
         let agents = self.io.agents.clone();
         let pool = self.spec.name.clone();

@@ -12,12 +12,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use jetpool::compose::target::OwnActs;
-use jetpool::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey, discover};
-use jetpool::docker::{DockerTarget, ScaleTarget};
+use jetpool::compose::{ComposeTarget, Recipe, ServiceKey, discover};
 use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
 use jetpool::policy::ConsumerStats;
 use jetpool::pool::{PoolIo, PoolRunner};
 use jetpool::protocol::{Command, Reply, Stats};
+use jetpool::target::docker::DockerTarget;
+use jetpool::target::{ScaleTarget, Template};
 use serde_json::Value;
 
 use crate::common::compose::{Project, compose_available, inspect, service_containers};
@@ -127,16 +128,11 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     let services = discover::scan(&docker, Some(&p)).await.expect("scan");
     assert_eq!(services.len(), 1, "one labelled service");
     let svc = &services[0];
-    let source = svc.source().and_then(|c| c.id.clone()).expect("source");
-    let seed = docker
-        .client()
-        .inspect_container(&source, None)
-        .await
-        .expect("inspect");
-    let template = ComposeTemplate::new(
-        Recipe::from_inspect(&seed).expect("recipe"),
-        svc.highest_number(),
-    );
+    let source = svc.source().map(|c| c.id.clone()).expect("source");
+    let seed = docker.inspect(&source).await.expect("inspect");
+    let template: Template = Recipe::from_inspected(&seed)
+        .expect("recipe")
+        .template(svc.highest_number());
     let key = ServiceKey {
         project: p.clone(),
         service: "agent".into(),
@@ -149,7 +145,7 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     ));
 
     target
-        .start(template.start_request(&pool))
+        .start(template.start_request(&pool, ""))
         .await
         .expect("start a replica");
     let (s, r) = (
@@ -211,8 +207,8 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
 
     // A replica of an older config (as left by a config change compose
     // did not apply to it) is rolled: replaced by one of the current config.
-    let mut old = template.start_request(&pool);
-    let labels = old.body.labels.as_mut().unwrap();
+    let mut old = template.start_request(&pool, "");
+    let labels = &mut old.spec.labels;
     labels.insert("com.docker.compose.config-hash".into(), "0ld".into());
     labels.insert("jetpool.template".into(), "0ld".into());
     target.start(old).await.expect("start an old replica");
@@ -228,7 +224,7 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     )
     .expect("pool spec")
     .remove(0);
-    spec.template = jetpool::template::Template::Compose(template.clone());
+    spec.template = template.clone();
     let io = PoolIo {
         source: Idle,
         target: target.clone(),
@@ -278,7 +274,7 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
 
     // And back: a new replica runs, the kept one goes.
     target
-        .start(template.start_request(&pool))
+        .start(template.start_request(&pool, ""))
         .await
         .expect("start from zero");
     let now = service_containers(&p, "agent");
@@ -288,19 +284,12 @@ async fn replicas_clone_the_service_roll_to_new_config_and_keep_the_last() {
     // second): only the newest is kept; the others stay listed, exited,
     // for the pool to remove.
     target
-        .start(template.start_request(&pool))
+        .start(template.start_request(&pool, ""))
         .await
         .expect("a second replica");
     for c in target.list(&pool).await.expect("list") {
         docker
-            .client()
-            .stop_container(
-                &c.id,
-                Some(bollard::query_parameters::StopContainerOptions {
-                    t: Some(1),
-                    ..Default::default()
-                }),
-            )
+            .stop(&c.id, Duration::from_secs(1))
             .await
             .expect("stop outside the pool");
     }

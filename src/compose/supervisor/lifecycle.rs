@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::models::ContainerSummaryStateEnum;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
@@ -15,12 +14,11 @@ use tracing::{error, info, warn};
 use super::{Entry, QUIET, Running, Supervisor};
 use crate::compose::discover::{self, Service};
 use crate::compose::labels;
-use crate::compose::{ComposeTarget, ComposeTemplate, Recipe, ServiceKey};
+use crate::compose::{ComposeTarget, Recipe, ServiceKey};
 use crate::config::PoolSpec;
-use crate::docker::timed;
 use crate::service::wait_for;
+use crate::target::Phase;
 use crate::telemetry;
-use crate::template::Template;
 
 impl Supervisor {
     /// Brings the pools in line with the labelled services.
@@ -84,7 +82,7 @@ impl Supervisor {
             let Some(recipe) = self.recipe(&svc).await else {
                 return;
             };
-            let template = ComposeTemplate::new(recipe, svc.highest_number());
+            let template = recipe.template(svc.highest_number());
             self.problems.remove(&key);
             self.pools.insert(
                 key.clone(),
@@ -105,7 +103,7 @@ impl Supervisor {
             };
             info!(service = %key, from = %recipe.source, "the service's configuration changed; replicas roll to it");
             if let Some(e) = self.pools.get(&key) {
-                e.template.update(recipe);
+                e.template.update(recipe.version());
             }
         }
         let Some(entry) = self.pools.get_mut(&key) else {
@@ -131,11 +129,10 @@ impl Supervisor {
 
     /// The recipe cloned from the service's source container.
     async fn recipe(&mut self, svc: &Service) -> Option<Recipe> {
-        let id = svc.source()?.id.clone()?;
-        let inspect = timed("inspect", self.docker.client().inspect_container(&id, None)).await;
-        let result = match inspect {
-            Ok(c) => Recipe::from_inspect(&c).map_err(|e| e.to_string()),
-            Err(e) => Err(format!("cannot inspect container {id}: {e}")),
+        let id = svc.source()?.id.clone();
+        let result = match self.docker.inspect(&id).await {
+            Ok(c) => Recipe::from_inspected(&c).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot clone container {id}: {e}")),
         };
         match result {
             Ok(r) => Some(r),
@@ -195,7 +192,7 @@ impl Supervisor {
             stream: p.stream.clone(),
             consumer: p.consumer.clone(),
             policy: p.policy.clone(),
-            template: Template::Compose(e.template.clone()),
+            template: e.template.clone(),
             agents: p.agents.clone(),
             source: PathBuf::from(format!("compose:{key}")),
         };
@@ -204,18 +201,8 @@ impl Supervisor {
         let status = match &self.dry_run {
             Some(virt) => {
                 if virt.running(&p.name) == 0 {
-                    for c in svc
-                        .containers
-                        .iter()
-                        .filter(|c| c.state == Some(ContainerSummaryStateEnum::RUNNING))
-                    {
-                        let name = c
-                            .names
-                            .iter()
-                            .flatten()
-                            .next()
-                            .map(|n| n.trim_start_matches('/'));
-                        virt.adopt(&p.name, name.unwrap_or_default());
+                    for c in svc.containers.iter().filter(|c| c.phase == Phase::Running) {
+                        virt.adopt(&p.name, &c.name);
                     }
                 }
                 let (runner, rx) = self.factory.runner(spec, virt.clone());
@@ -235,7 +222,7 @@ impl Supervisor {
             }
         };
         info!(service = %key, pool = %p.name, stream = %p.stream, consumer = %p.consumer,
-              min = p.policy.min, max = p.policy.max, template = %e.template.recipe().source,
+              min = p.policy.min, max = p.policy.max, template = %e.template.id(),
               "compose pool running");
         self.registry.insert(status);
         telemetry::pool_started(&p.name);

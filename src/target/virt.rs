@@ -9,10 +9,10 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
 
-use crate::docker::{
-    AgentContainer, Phase, ScaleTarget, StartRequest, TargetEvent, receiver_stream,
+use super::{
+    ContainerId, Listed, Phase, ScaleTarget, StartRequest, TargetError, TargetEvent,
+    receiver_stream,
 };
-use crate::error::Result;
 
 /// Containers held in memory, keyed by id.
 #[derive(Debug, Default)]
@@ -24,7 +24,7 @@ pub struct VirtualTarget {
 #[derive(Debug, Default)]
 struct Inner {
     /// pool -> id -> container.
-    containers: BTreeMap<String, BTreeMap<String, AgentContainer>>,
+    containers: BTreeMap<String, BTreeMap<ContainerId, Listed>>,
     /// Ids handed out so far.
     next_id: u64,
     /// Operations performed, in order, for tests: ("start"|"stop"|"remove", name).
@@ -45,8 +45,8 @@ impl VirtualTarget {
     pub fn adopt(&self, pool: &str, name: &str) {
         if let Ok(mut g) = self.inner.lock() {
             g.next_id += 1;
-            let id = format!("v{}", g.next_id);
-            let c = AgentContainer {
+            let id = ContainerId::from(format!("v{}", g.next_id));
+            let c = Listed {
                 id: id.clone(),
                 name: name.to_string(),
                 phase: Phase::Running,
@@ -121,7 +121,7 @@ impl VirtualTarget {
 }
 
 impl ScaleTarget for VirtualTarget {
-    async fn list(&self, pool: &str) -> Result<Vec<AgentContainer>> {
+    async fn list(&self, pool: &str) -> Result<Vec<Listed>, TargetError> {
         Ok(self.inner.lock().map_or_else(
             |_| Vec::new(),
             |g| {
@@ -133,12 +133,12 @@ impl ScaleTarget for VirtualTarget {
         ))
     }
 
-    async fn start(&self, req: StartRequest) -> Result<String> {
-        let mut id = String::new();
+    async fn start(&self, req: StartRequest) -> Result<ContainerId, TargetError> {
+        let mut id = ContainerId::from("");
         if let Ok(mut g) = self.inner.lock() {
             g.next_id += 1;
-            id = format!("v{}", g.next_id);
-            let c = AgentContainer {
+            id = ContainerId::from(format!("v{}", g.next_id));
+            let c = Listed {
                 id: id.clone(),
                 name: req.name.clone(),
                 phase: Phase::Running,
@@ -150,7 +150,7 @@ impl ScaleTarget for VirtualTarget {
                 .entry(req.pool.clone())
                 .or_default()
                 .insert(id.clone(), c);
-            if req.is_standby() {
+            if req.standby {
                 g.standby.push(req.name.clone());
             }
             g.log.push(("start", req.name));
@@ -158,7 +158,7 @@ impl ScaleTarget for VirtualTarget {
         Ok(id)
     }
 
-    async fn stop(&self, id: &str, _timeout: Duration) -> Result<()> {
+    async fn stop(&self, id: &ContainerId, _timeout: Duration) -> Result<(), TargetError> {
         if let Ok(mut g) = self.inner.lock() {
             let mut name = None;
             for m in g.containers.values_mut() {
@@ -174,7 +174,7 @@ impl ScaleTarget for VirtualTarget {
         Ok(())
     }
 
-    async fn remove(&self, id: &str) -> Result<()> {
+    async fn remove(&self, id: &ContainerId) -> Result<(), TargetError> {
         if let Ok(mut g) = self.inner.lock() {
             let mut name = None;
             for m in g.containers.values_mut() {
