@@ -23,7 +23,8 @@
 //! - [`overrides`]: runtime pause and pin, kept in a JetStream key-value
 //!   bucket and handed to each pool loop.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
-//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`].
+//!   (the status page at `/`, `/events`, `/metrics`, `/healthz`,
+//!   `/status`) with [`telemetry`].
 //! - [`inspect`]: `jetpool status` and `jetpool explain`, read from a
 //!   running service's HTTP endpoints.
 //! - [`agent`] and [`load`]: the reference agent (also a command wrapper)

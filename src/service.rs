@@ -259,7 +259,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let http_stop = wait_for(stop_rx.clone());
     let server = tokio::spawn(http::serve(listener, state, http_stop));
-    info!(listen = %cfg.listen, "serving /metrics, /healthz and /status");
+    info!(listen = %cfg.listen, "serving the status page at /, /events, /metrics, /healthz and /status");
     shutdown.await;
     info!("shutting down: no more decisions; agents keep running");
     let _ = stop_tx.send(true);
