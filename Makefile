@@ -1,6 +1,7 @@
 # jetpool: build, test, demo. `make demo` and `make test` are the two
 # commands a fresh Debian machine with Docker needs; both install what is
-# missing first (nats-server, Prometheus, docker-compose) through `make deps`.
+# missing first (nats-server, Prometheus, docker-compose, Chromium for the
+# status page test) through `make deps`.
 
 CARGO        ?= cargo
 TARGET       := x86_64-unknown-linux-gnu
@@ -38,6 +39,7 @@ deps:
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -26,4 +26,18 @@ pub enum Command {
     /// Replay a workload trace through jetpool's policy and its peers' in
     /// virtual time.
     Simulate(crate::sim::SimulateArgs),
+    /// One line per pool of a running jetpool: desired, running, backlog,
+    /// arrivals, override, guardrail and reason.
+    Status(crate::inspect::StatusArgs),
+    /// A pool's last decisions, each with every input it saw.
+    Explain(crate::inspect::ExplainArgs),
+    /// Hold a pool's count (no automatic scaling) until `resume`, on every
+    /// jetpool instance, across restarts.
+    Pause(crate::overrides::cmd::PauseArgs),
+    /// Undo `pause`.
+    Resume(crate::overrides::cmd::PoolTarget),
+    /// Fix a pool's count at N (within its bounds) until `unpin`.
+    Pin(crate::overrides::cmd::PinArgs),
+    /// Undo `pin`.
+    Unpin(crate::overrides::cmd::PoolTarget),
 }

@@ -23,9 +23,14 @@
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
+//! - [`overrides`]: runtime pause and pin, kept in a JetStream key-value
+//!   bucket and handed to each pool loop.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
-//!   (`/metrics`, `/healthz`, `/status`) with [`telemetry`]; the policy
-//!   files' pools follow the files (SIGHUP, changes) in place.
+//!   (the status page at `/`, `/events`, `/metrics`, `/healthz`,
+//!   `/status`) with [`telemetry`]; the policy files' pools follow the
+//!   files (SIGHUP, changes) in place.
+//! - [`inspect`]: `jetpool status` and `jetpool explain`, read from a
+//!   running service's HTTP endpoints.
 //! - [`agent`] and [`load`]: the reference agent (also a command wrapper)
 //!   and the load generator.
 //! - [`sim`]: the trace-driven simulator and the peer emulations.
@@ -43,9 +48,11 @@ pub mod compose;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod inspect;
 pub mod load;
 pub mod nats;
 pub mod observe;
+pub mod overrides;
 pub mod plan;
 pub mod policy;
 pub mod pool;

@@ -8,9 +8,15 @@ fn main() -> std::process::ExitCode {
     let code = match cli.command {
         Command::Check(args) => jetpool::check::check(&args),
         Command::Simulate(args) => jetpool::sim::main(&args),
+        Command::Status(args) => jetpool::inspect::status(&args),
+        Command::Explain(args) => jetpool::inspect::explain(&args),
         Command::Run(args) => runtime(|| jetpool::service::main(args)),
         Command::Agent(args) => runtime(|| jetpool::agent::main(args)),
         Command::Load(args) => runtime(|| jetpool::load::main(args)),
+        Command::Pause(args) => runtime(|| jetpool::overrides::cmd::pause(args)),
+        Command::Resume(args) => runtime(|| jetpool::overrides::cmd::resume(args)),
+        Command::Pin(args) => runtime(|| jetpool::overrides::cmd::pin(args)),
+        Command::Unpin(args) => runtime(|| jetpool::overrides::cmd::unpin(args)),
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

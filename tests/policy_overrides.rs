@@ -66,6 +66,23 @@ fn paused_and_pinned_override_the_model() {
 }
 
 #[test]
+fn paused_holds_the_count_last_decided_so_a_lost_agent_is_replaced() {
+    let mut d = Driver::new(policy(|p| p.paused = true), 3);
+    // A backlog that would ask for far more: paused holds 3.
+    let first = d.step(Tick(0.0, 480, 3, 0));
+    assert_eq!((first.desired, first.limit), (3, Limit::Paused));
+    // One agent exits while paused: the pool still wants 3, not 2.
+    d.current = 2;
+    let second = d.step(Tick(1.0, 480, 2, 0));
+    assert_eq!(
+        (second.desired, second.limit),
+        (3, Limit::Paused),
+        "{}",
+        second.reason
+    );
+}
+
+#[test]
 fn budget_caps_even_below_min() {
     check(vec![
         row("budget caps", policy(|_| {}), 480, 0, 0)

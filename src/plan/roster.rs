@@ -189,8 +189,10 @@ impl Roster {
         now: Timestamp,
     ) -> Vec<Event> {
         let mut events = Vec::new();
-        let phases: HashMap<&str, Phase> = listed.iter().map(|c| (c.id.as_str(), c.phase)).collect();
-        self.members.retain(|id, _| phases.contains_key(id.as_str()));
+        let phases: HashMap<&str, Phase> =
+            listed.iter().map(|c| (c.id.as_str(), c.phase)).collect();
+        self.members
+            .retain(|id, _| phases.contains_key(id.as_str()));
         self.speaks |= listed.iter().any(|c| reports.get(&c.name).is_some());
         let speaks = self.speaks;
         for c in listed {

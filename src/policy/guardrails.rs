@@ -147,9 +147,12 @@ pub(crate) fn stale(t: &mut Trail, s: &Scaling, previous: u32, current: u32) {
     });
 }
 
-/// `paused = true`: keep what runs, whatever the model says.
-pub(crate) fn paused(t: &mut Trail, current: u32) {
-    t.force(current, Limit::Paused, |n| format!("paused: holding {n}"));
+/// `paused = true`: keep the count last decided, whatever the model says.
+/// The last decision, not what runs now: an agent that exits while the
+/// pool is paused is replaced, as a paused HPA's Deployment still
+/// replaces its pods; a pause stops scaling, not healing.
+pub(crate) fn paused(t: &mut Trail, previous: u32) {
+    t.force(previous, Limit::Paused, |n| format!("paused: holding {n}"));
 }
 
 /// `pinned = N`: the count is N, whatever the model says.

@@ -25,6 +25,7 @@ pub mod estimate;
 mod ewma;
 mod guardrails;
 pub mod observation;
+pub mod overrides;
 mod rate;
 pub mod schedule;
 mod sizing;
@@ -38,6 +39,7 @@ use jiff::Timestamp;
 pub use decision::{Decision, Limit};
 pub use estimate::{Estimates, Estimator};
 pub use observation::{AgentStats, ConsumerStats, Observation, Replicas};
+pub use overrides::{Override, Pin, Stamp};
 pub use validate::{is_jetstream_name, is_plain_name, validate};
 
 use crate::config::{Scaling, Schedule};
@@ -152,8 +154,9 @@ impl PoolState {
 /// 7. **cooldown**: no change within `cooldown` of the last one.
 ///
 ///    Steps 1 to 5 are replaced by an override when one applies, highest
-///    first: **pinned** (the count is N; skips 6 and 7), **paused** (what
-///    runs; skips 6 and 7), **stale** (metrics stale or failing: hold, or
+///    first: **pinned** (the count is N; skips 6 and 7), **paused** (the
+///    count last decided, so an agent lost while paused is replaced; skips
+///    6 and 7), **stale** (metrics stale or failing: hold, or
 ///    raise to `stale_replicas`; never lower).
 /// 8. **step to zero**: from more than one agent, stop at 1 first.
 /// 9. **bounds**: `[min, max]`, as raised / lowered by open schedule
@@ -223,7 +226,7 @@ pub fn decide(
     if let Some(n) = policy.pinned {
         guardrails::pinned(&mut t, n);
     } else if policy.paused {
-        guardrails::paused(&mut t, current);
+        guardrails::paused(&mut t, previous);
     } else {
         if fresh.is_none() {
             guardrails::stale(&mut t, s, previous, current);

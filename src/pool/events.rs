@@ -78,7 +78,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     error: &error,
                 }
                 .emit(),
-                Event::Draining { name, held } => info!(pool, agent = %name, held, "draining agent"),
+                Event::Draining { name, held } => {
+                    info!(pool, agent = %name, held, "draining agent")
+                }
                 Event::DrainAcked { name, held } => DrainStarted {
                     pool,
                     agent: &name,

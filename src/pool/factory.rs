@@ -11,6 +11,7 @@ use super::PoolSpec;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
 use crate::observe::{JetStreamSource, NatsControl};
+use crate::overrides::Overrides;
 use crate::target::ScaleTarget;
 
 /// The shared parts of every pool loop of one service.
@@ -26,6 +27,8 @@ pub struct RunnerFactory {
     dry_run: bool,
     /// `NATS_URL` for agents whose template names none.
     agent_nats_url: String,
+    /// Runtime overrides, when the service follows them.
+    overrides: Option<Overrides>,
 }
 
 /// A pool loop reading its consumer through JetStream and reaching its
@@ -46,7 +49,14 @@ impl RunnerFactory {
             budget,
             dry_run,
             agent_nats_url,
+            overrides: None,
         }
+    }
+
+    /// Hands every pool loop made from now on its runtime override.
+    pub fn with_overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = Some(overrides);
+        self
     }
 
     /// A loop for `spec` acting on `target`, with the receiver of its
@@ -66,10 +76,14 @@ impl RunnerFactory {
             target,
             agents: self.agents.clone(),
         };
+        let spec_name = spec.name.clone();
         let (mut runner, rx) = PoolRunner::new(spec, io, self.agent_nats_url.clone());
         runner = runner.dry_run(self.dry_run);
         if let Some(b) = &self.budget {
             runner = runner.with_budget(b.clone());
+        }
+        if let Some(o) = &self.overrides {
+            runner = runner.with_overrides(o.subscribe(&spec_name));
         }
         (runner, rx)
     }

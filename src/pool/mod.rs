@@ -32,10 +32,10 @@ pub use status::{AgentView, PoolStatus};
 
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
-use crate::target::{ScaleTarget, TargetEvent};
 use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
-use crate::policy::{ConsumerStats, Decision, PoolState, decide};
+use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
+use crate::target::{ScaleTarget, TargetEvent};
 use crate::telemetry::events::{ListFailed, ObserveFailed, PoolUpdated};
 use crate::telemetry::{self, ObserveReason, ScaleDirection};
 
@@ -62,6 +62,9 @@ struct Options {
     tap: Option<mpsc::UnboundedSender<Action>>,
     /// New specs for this pool (a policy file or compose labels changed).
     updates: Option<watch::Receiver<Arc<PoolSpec>>>,
+    /// The pool's runtime override (`jetpool pause`, `pin`), folded into
+    /// the policy at each tick; `None` when the service follows none.
+    overrides: Option<watch::Receiver<Override>>,
 }
 
 /// The last consumer read.
@@ -157,6 +160,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         self
     }
 
+    /// Follows the pool's runtime override: each tick decides with it
+    /// folded into the policy ([`Override::apply`]), and a change wakes the
+    /// loop at once, so it takes effect within one tick.
+    pub fn with_overrides(mut self, rx: watch::Receiver<Override>) -> Self {
+        self.options.overrides = Some(rx);
+        self
+    }
+
     /// Runs until `shutdown` resolves, then waits (a bounded time) for the
     /// operations in flight. Agents are left running: stopping the
     /// autoscaler must not stop the work.
@@ -167,6 +178,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let mut stats = self.io.agents.stats(&name).await;
         let mut events = self.io.target.events(&name);
         let mut updates = self.options.updates.take();
+        // A clone to wait on; `tick` reads the value through the field.
+        let mut override_changes = self.options.overrides.clone();
         tokio::pin!(shutdown);
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
@@ -183,6 +196,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     Err(e) => error!(pool = %name, error = %e, "pool operation panicked"),
                 },
                 Some(spec) = next_update(&mut updates) => self.update(spec, &mut ticker),
+                Some(()) = override_changed(&mut override_changes) => {
+                    debug!(pool = %name, "runtime override changed; deciding now");
+                    ticker.reset_immediately();
+                }
                 Some(event) = events.next() => {
                     match &event {
                         TargetEvent::Died { name: agent } => debug!(pool = %name, agent = %agent, "container died"),
@@ -220,7 +237,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         };
         let now = self.clock.now();
         let roster = &self.roster;
-        let names: std::collections::HashSet<&str> = listed.iter().map(|c| c.name.as_str()).collect();
+        let names: std::collections::HashSet<&str> =
+            listed.iter().map(|c| c.name.as_str()).collect();
         self.reports
             .retain(|agent| roster.is_pending(agent) || names.contains(agent));
         let synced = self
@@ -238,13 +256,21 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let fresh_within = self.spec.agents.stats_timeout;
         let working = self.roster.working(&listed);
         let obs = observe::observation(tick, &mut self.reports, working, fresh_within, now);
-        let d = decide(&self.spec.policy, &mut self.state, &obs, now);
+        let overrides = self
+            .options
+            .overrides
+            .as_ref()
+            .map(|rx| rx.borrow().clone())
+            .unwrap_or_default();
+        let policy = overrides.apply(&self.spec.policy);
+        let d = decide(&policy, &mut self.state, &obs, now);
         if let Some(b) = &self.options.budget {
             b.request(&name, self.spec.policy.priority, &d);
         }
         telemetry::decision_latency(&name, began.elapsed().as_secs_f64());
         let prev_limit = self.last.as_ref().map(|l| l.limit.as_str());
         telemetry::record_decision(&name, &d, &obs.replicas, obs.consumer.as_ref(), prev_limit);
+        telemetry::record_controls(&name, &policy);
         self.log_decision(&d);
         let template = self.spec.template.id();
         let actions = plan::plan(&plan::Input {
@@ -276,6 +302,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             s.last_start_error = start_error.map(|(at, e)| status::StartError { at, error: e });
             s.updated_at = Some(now);
             s.fresh = fresh;
+            s.overrides = overrides;
+            s.inputs = Some(obs);
         });
         self.last = Some(d);
     }
@@ -407,3 +435,11 @@ pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for operations in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Resolves when the runtime override changes; never without one.
+async fn override_changed(rx: &mut Option<watch::Receiver<Override>>) -> Option<()> {
+    match rx {
+        Some(rx) => rx.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}

@@ -5,10 +5,10 @@
 use tracing::{info, warn};
 
 use super::{PoolRunner, SHUTDOWN_GRACE};
-use crate::target::ScaleTarget;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::plan::{Action, Outcome, Phase};
 use crate::protocol::Command;
+use crate::target::ScaleTarget;
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// Records `action` in the roster and starts its operation.

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use super::PoolSpec;
 use crate::observe::AgentRegistry;
 use crate::plan::{Listed, Role, Roster};
-use crate::policy::{ConsumerStats, Decision, Replicas};
+use crate::policy::{ConsumerStats, Decision, Observation, Override, Replicas};
 use crate::protocol::AgentState;
 
 /// One agent as the pool sees it.
@@ -54,6 +54,12 @@ pub struct PoolStatus {
     pub updated_at: Option<Timestamp>,
     /// Whether the metrics were fresh at the last tick.
     pub fresh: bool,
+    /// The runtime override (`jetpool pause`, `pin`) the last decision
+    /// applied.
+    pub overrides: Override,
+    /// Everything the last decision saw (consumer, agents' reports,
+    /// replicas, cold start, budget), for `jetpool explain`.
+    pub inputs: Option<Observation>,
 }
 
 impl PoolStatus {
@@ -74,6 +80,8 @@ impl PoolStatus {
             last_start_error: None,
             updated_at: None,
             fresh: false,
+            overrides: Override::default(),
+            inputs: None,
         }
     }
 }

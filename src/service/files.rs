@@ -18,10 +18,10 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::{self, ConfigError, ConfigErrors, RawPool};
-use crate::target::ScaleTarget;
 use crate::http::Registry;
 use crate::pool::spec::{self, Policies, Table};
 use crate::pool::{PoolNames, PoolSpec, RunnerFactory, wait_for};
+use crate::target::ScaleTarget;
 use crate::telemetry::{self, events::PoliciesReloaded, events::ReloadRefused};
 
 /// Changes arriving within this window cause one reload (an editor's save

@@ -17,6 +17,7 @@ use crate::compose::{ComposeArgs, Supervisor};
 use crate::error::Result;
 use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
+use crate::overrides::Follower;
 use crate::pool::{Policies, PoolNames, RunnerFactory, wait_for};
 use crate::target::ScaleTarget;
 use crate::target::docker::DockerTarget;
@@ -62,6 +63,10 @@ pub struct RunArgs {
     /// Pools from compose labels.
     #[command(flatten)]
     pub compose: ComposeArgs,
+    /// JetStream key-value bucket of runtime overrides (`jetpool pause`,
+    /// `pin`); created when missing. Instances sharing it share overrides.
+    #[arg(long, env = "JETPOOL_OVERRIDES_BUCKET", default_value = crate::overrides::DEFAULT_BUCKET)]
+    pub overrides_bucket: String,
 }
 
 /// Everything [`run`] needs, already validated.
@@ -86,6 +91,8 @@ pub struct ServiceConfig {
     pub max_agents: Option<u32>,
     /// Compose discovery.
     pub compose: ComposeArgs,
+    /// The bucket of runtime overrides.
+    pub overrides_bucket: String,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -150,6 +157,7 @@ pub async fn main(args: RunArgs) -> i32 {
         dry_run: args.dry_run,
         max_agents: args.max_agents,
         compose: args.compose,
+        overrides_bucket: args.overrides_bucket,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -198,12 +206,17 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let docker = docker.map(Arc::new);
     let virt = cfg.dry_run.then(|| Arc::new(VirtualTarget::new()));
+    // Overrides are loaded before any pool starts, so a pool paused
+    // before a restart is paused from its first tick.
+    let (follower, overrides) = Follower::start(client.clone(), &cfg.overrides_bucket).await;
+    tasks.spawn(follower.run(wait_for(stop_rx.clone())));
     let factory = RunnerFactory::new(
         client.clone(),
         cfg.max_agents.map(crate::budget::start),
         cfg.dry_run,
         cfg.agent_nats_url.clone(),
-    );
+    )
+    .with_overrides(overrides);
     let names = PoolNames::default();
     let (lent, lent_rx) = watch::channel(Arc::new(cfg.policies.lent()));
     let files = FilePools {
@@ -258,7 +271,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let http_stop = wait_for(stop_rx.clone());
     let server = tokio::spawn(http::serve(listener, state, http_stop));
-    info!(listen = %cfg.listen, "serving /metrics, /healthz and /status");
+    info!(listen = %cfg.listen, "serving the status page at /, /events, /metrics, /healthz and /status");
     shutdown.await;
     info!("shutting down: no more decisions; agents keep running");
     let _ = stop_tx.send(true);

@@ -238,7 +238,8 @@ impl Controller for Jetpool {
         }
         let listed = self.finish_stops(agents, c, now);
         let roster = &self.roster;
-        let names: std::collections::HashSet<&str> = listed.iter().map(|c| c.name.as_str()).collect();
+        let names: std::collections::HashSet<&str> =
+            listed.iter().map(|c| c.name.as_str()).collect();
         self.reports
             .retain(|name| roster.is_pending(name) || names.contains(name));
         let events = self.roster.sync(&listed, &self.reports, &self.agents, now);

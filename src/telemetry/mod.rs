@@ -28,7 +28,8 @@ pub use labels::{
     ReloadOutcome, ReplaceReason, ReplicaState, ScaleDirection,
 };
 
-use crate::policy::{ConsumerStats, Decision, Replicas};
+use crate::policy::overrides::OVERRIDE_KINDS;
+use crate::policy::{ConsumerStats, Decision, Policy, Replicas};
 
 /// The process-wide Prometheus recorder. A `OnceLock` because the `metrics`
 /// facade has one global recorder; tests that start several services in one
@@ -210,7 +211,34 @@ fn describe() {
         "jetpool_replicas_rolled_total",
         "Agents rolled out (drained or stopped, then replaced) because their template changed."
     );
+    describe_gauge!(
+        "jetpool_pool_override",
+        "1 while the pool is paused or pinned (kind), by `jetpool pause`/`pin` or its policy file, else 0."
+    );
+    describe_gauge!(
+        "jetpool_pool_stale_after_seconds",
+        Unit::Seconds,
+        "The pool's stale window: older consumer metrics hold the pool (the blind alert compares the staleness with it)."
+    );
     gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Records the controls the last decision ran under: paused, pinned (by
+/// a runtime override or the policy file) and the stale window.
+pub fn record_controls(pool: &str, policy: &Policy) {
+    let p = pool.to_string();
+    for (kind, on) in [
+        ("paused", policy.paused),
+        ("pinned", policy.pinned.is_some()),
+    ] {
+        gauge!("jetpool_pool_override", "pool" => p.clone(), "kind" => kind).set(if on {
+            1.0
+        } else {
+            0.0
+        });
+    }
+    gauge!("jetpool_pool_stale_after_seconds", "pool" => p)
+        .set(policy.scaling.stale_after.as_secs_f64());
 }
 
 /// Records one decision and the observation behind it.
@@ -346,5 +374,8 @@ pub fn pool_removed(pool: &str) {
     gauge!("jetpool_pool_desired_replicas", "pool" => p.clone()).set(0.0);
     for state in ReplicaState::ALL {
         gauge!("jetpool_pool_replicas", "pool" => p.clone(), "state" => state.as_str()).set(0.0);
+    }
+    for kind in OVERRIDE_KINDS {
+        gauge!("jetpool_pool_override", "pool" => p.clone(), "kind" => kind).set(0.0);
     }
 }

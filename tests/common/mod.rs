@@ -2,6 +2,7 @@
 //! the local Docker engine, unique names, and clean-up on drop.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod chromium;
 pub mod compose;
 pub mod prometheus;
 
@@ -563,6 +564,7 @@ impl Service {
             agent_nats_url: nats.url.clone(),
             max_agents: None,
             compose: Default::default(),
+            overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(jetpool::service::run(cfg, async {

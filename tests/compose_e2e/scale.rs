@@ -101,6 +101,7 @@ async fn labelled_service_scales_out_and_back_and_down_leaves_nothing() {
             enabled: true,
             project: Some(p.clone()),
         },
+        overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(cfg, async {

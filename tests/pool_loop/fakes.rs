@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use jetpool::target::{ContainerId, Listed, ScaleTarget, StartRequest, TargetError, TargetEvent};
 use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
 use jetpool::policy::ConsumerStats;
 use jetpool::protocol::{AgentState, Command, Reply, Stats};
 use jetpool::target::virt::VirtualTarget;
+use jetpool::target::{ContainerId, Listed, ScaleTarget, StartRequest, TargetError, TargetEvent};
 use tokio::sync::mpsc;
 
 /// Agents reached over a fake protocol: every request is logged and
@@ -178,7 +178,12 @@ impl ScaleTarget for Replayed {
     }
 
     async fn start(&self, _req: StartRequest) -> Result<ContainerId, TargetError> {
-        Ok(self.ids.lock().unwrap().pop().unwrap_or_else(|| ContainerId::from("none")))
+        Ok(self
+            .ids
+            .lock()
+            .unwrap()
+            .pop()
+            .unwrap_or_else(|| ContainerId::from("none")))
     }
 
     async fn stop(&self, _id: &ContainerId, _timeout: Duration) -> Result<(), TargetError> {

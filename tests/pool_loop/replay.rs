@@ -5,12 +5,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use jetpool::target::Listed;
 use jetpool::observe::MetricsSource;
 use jetpool::plan::Action;
 use jetpool::policy::ConsumerStats;
 use jetpool::pool::{PoolIo, PoolRunner};
 use jetpool::protocol::AgentState;
+use jetpool::target::Listed;
 use jetpool::target::virt::VirtualTarget;
 use tokio::sync::{mpsc, oneshot};
 

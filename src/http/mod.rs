@@ -1,16 +1,28 @@
 //! The HTTP endpoints: `/metrics` (Prometheus text), `/healthz` (fresh
 //! metrics for every pool, else 503 with the reasons: never "healthy while
-//! blind") and `/status` (each pool's last observation, estimates,
-//! decision and reason, as JSON).
+//! blind"), `/status` (each pool's last observation, estimates,
+//! decision and reason, as JSON), `/status/{pool}` (one pool with its
+//! recent past: chart samples and the decisions that changed something),
+//! `/events` (the same, live, as server-sent events) and `/`, the status
+//! page that shows it.
+//!
+//! - [`board`]: the recent past, recorded here from the pools' snapshots.
+//! - [`events`]: the server-sent event stream.
+//! - [`page`]: the page, compiled into the binary.
+
+pub mod board;
+pub mod events;
+pub mod page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use futures::FutureExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -52,6 +64,11 @@ impl Registry {
             .send_modify(|v| v.retain(|rx| rx.borrow().pool != pool));
     }
 
+    /// Follows the set of pools.
+    pub fn watch(&self) -> watch::Receiver<Vec<watch::Receiver<PoolStatus>>> {
+        self.tx.subscribe()
+    }
+
     /// A snapshot of every pool's latest status.
     pub fn snapshot(&self) -> Vec<PoolStatus> {
         self.tx
@@ -73,6 +90,27 @@ pub struct AppState {
     pub dry_run: bool,
 }
 
+/// What the handlers read: the service's views and the board.
+#[derive(Clone)]
+pub struct Web {
+    /// The service's views.
+    pub app: AppState,
+    /// Every pool with its recent past.
+    pub board: watch::Receiver<board::Board>,
+}
+
+impl FromRef<Web> for AppState {
+    fn from_ref(w: &Web) -> Self {
+        w.app.clone()
+    }
+}
+
+impl FromRef<Web> for watch::Receiver<board::Board> {
+    fn from_ref(w: &Web) -> Self {
+        w.board.clone()
+    }
+}
+
 /// Binds `addr` and returns the listener, so a bad address fails start-up
 /// with a clear message before anything else runs.
 pub async fn bind(addr: &str) -> Result<TcpListener> {
@@ -84,25 +122,37 @@ pub async fn bind(addr: &str) -> Result<TcpListener> {
         })
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves. The board's recorder stops at the
+/// same moment, which ends every open event stream, so the graceful
+/// shutdown does not wait for pages left open.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let local: Option<SocketAddr> = listener.local_addr().ok();
+    let shutdown = shutdown.shared();
+    let (recorder, board) = board::Recorder::new(state.pools.watch());
+    let recording = tokio::spawn(recorder.run(shutdown.clone()));
     let app = Router::new()
+        .route("/", get(page::index))
+        .route("/ui/app.js", get(page::script))
+        .route("/ui/app.css", get(page::style))
+        .route("/events", get(events::events))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
-        .with_state(state);
-    axum::serve(listener, app)
+        .route("/status/{pool}", get(pool_status))
+        .with_state(Web { app: state, board });
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|source| Error::Io {
             context: format!("HTTP server on {local:?}"),
             source,
-        })
+        });
+    recording.abort();
+    served
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
@@ -144,6 +194,22 @@ async fn healthz(State(s): State<AppState>) -> Response {
             Json(serde_json::json!({ "status": "degraded", "pools": problems })),
         )
             .into_response()
+    }
+}
+
+/// One pool with its chart samples and recent decisions.
+async fn pool_status(
+    State(board): State<watch::Receiver<board::Board>>,
+    Path(pool): Path<String>,
+) -> Response {
+    let board = board.borrow().clone();
+    match board.iter().find(|b| b.status.pool == pool) {
+        Some(b) => Json(b.as_ref()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": format!("no pool named {pool}") })),
+        )
+            .into_response(),
     }
 }
 
