@@ -170,6 +170,12 @@ impl Roster {
         &self.pending
     }
 
+    /// True once any agent of the pool has reported: its agents speak the
+    /// protocol.
+    pub fn speaks(&self) -> bool {
+        self.speaks
+    }
+
     /// True when the container named `name` is being started.
     pub fn is_pending(&self, name: &str) -> bool {
         self.pending.contains_key(name)

@@ -255,10 +255,18 @@ impl<'a> Planner<'a> {
     fn scale_in(&mut self, n: usize, current: u32) {
         let i = self.i;
         let mut candidates = Vec::new();
+        // In a pool whose agents report, one that is running but has not
+        // reported yet is left alone until it does: it may be fetching
+        // already, and a stop signal that reaches it before it installs its
+        // handler is ignored (it is PID 1 in its container), so it would
+        // be killed at the stop timeout with whatever it fetched.
+        let unsafe_to_stop = |phase: Phase, role: Role| {
+            phase == Phase::Running && matches!(role, Role::Starting { .. }) && self.r.speaks()
+        };
         for phase in [Phase::Created, Phase::Running] {
             for (c, role) in self.members(phase) {
                 let starting = matches!(role, Role::Starting { .. });
-                if role != Role::Ready && !starting {
+                if (role != Role::Ready && !starting) || unsafe_to_stop(phase, role) {
                     continue;
                 }
                 let held = if phase == Phase::Created || starting {

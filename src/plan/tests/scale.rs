@@ -78,3 +78,23 @@ fn a_refused_drain_becomes_a_stop_at_once() {
     assert_eq!(then, [stop("b", StopCause::DrainRefused)]);
     assert!(matches!(w.role("b"), Role::Stopping { .. }));
 }
+
+#[test]
+fn an_agent_that_has_not_reported_yet_is_not_a_victim_in_a_reporting_pool() {
+    // `a` and `b` report; `new` runs but its first report is not in yet.
+    let mut w = World::new()
+        .container("a", 1)
+        .container("b", 2)
+        .report("a", AgentState::Busy, 2)
+        .report("b", AgentState::Busy, 1);
+    w.step(3);
+    w.fold(Outcome::Started {
+        name: "new-0".into(),
+        result: Ok(id("new-0")),
+    });
+    w = w.container("new-0", 3);
+    assert_eq!(w.plan(2), [drain("b", 1, DrainCause::ScaleIn)]);
+    // Once it reports, it is the idle one and goes first.
+    w = w.report("new-0", AgentState::Ready, 0);
+    assert_eq!(w.plan(2), [drain("new-0", 0, DrainCause::ScaleIn)]);
+}
