@@ -172,6 +172,10 @@ pub async fn main(args: RunArgs) -> i32 {
 /// Runs the service until `shutdown` resolves, then stops deciding and
 /// returns, leaving agents running.
 pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+    // The recorder first: a pool registers its counters at zero when it
+    // starts, and its first ticks record; before the recorder exists those
+    // would go nowhere (and `rate()` would miss the first events).
+    let metrics = crate::telemetry::prometheus();
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
     let pools = cfg.policies.pools();
@@ -265,7 +269,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         tasks.spawn(supervisor.run(wait_for(stop_rx.clone())));
     }
     let state = AppState {
-        metrics: crate::telemetry::prometheus(),
+        metrics,
         pools: registry,
         dry_run: cfg.dry_run,
     };
