@@ -15,6 +15,7 @@ mod names;
 mod ops;
 pub mod spec;
 mod status;
+mod update;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
+use update::{next_update, override_changed};
 
 pub use factory::{Runner, RunnerFactory, wait_for};
 pub use names::PoolNames;
@@ -36,7 +38,7 @@ use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
 use crate::target::{ScaleTarget, TargetEvent};
-use crate::telemetry::events::{ListFailed, ObserveFailed, PoolUpdated};
+use crate::telemetry::events::{ListFailed, ObserveFailed};
 use crate::telemetry::{self, ObserveReason, ScaleDirection};
 
 /// The three edges a pool loop talks to.
@@ -132,40 +134,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             },
         };
         (runner, rx)
-    }
-
-    /// Marks the loop as a dry run (its target is virtual), so its log
-    /// lines say so.
-    pub fn dry_run(mut self, yes: bool) -> Self {
-        self.options.dry_run = yes;
-        self
-    }
-
-    /// Shares the global agent budget with the other pools.
-    pub fn with_budget(mut self, budget: BudgetClient) -> Self {
-        self.options.budget = Some(budget);
-        self
-    }
-
-    /// Sends every action the loop runs to `tap`, in order.
-    pub fn with_tap(mut self, tap: mpsc::UnboundedSender<Action>) -> Self {
-        self.options.tap = Some(tap);
-        self
-    }
-
-    /// Follows `updates`: each new spec replaces the loop's in place, so
-    /// its estimates, windows, history and roster are kept.
-    pub fn with_updates(mut self, updates: watch::Receiver<Arc<PoolSpec>>) -> Self {
-        self.options.updates = Some(updates);
-        self
-    }
-
-    /// Follows the pool's runtime override: each tick decides with it
-    /// folded into the policy ([`Override::apply`]), and a change wakes the
-    /// loop at once, so it takes effect within one tick.
-    pub fn with_overrides(mut self, rx: watch::Receiver<Override>) -> Self {
-        self.options.overrides = Some(rx);
-        self
     }
 
     /// Runs until `shutdown` resolves, then waits (a bounded time) for the
@@ -285,26 +253,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             now,
         });
         self.act(actions, now);
-        let backoff_s = self.roster.backoff.remaining(now).as_secs_f64();
-        telemetry::start_backoff(&name, backoff_s);
-        let fresh = obs.failure.is_none()
-            && d.staleness_s <= self.spec.policy.scaling.stale_after.as_secs_f64();
-        let views = status::views(&self.roster, &listed, &self.reports);
-        let replicas = self.roster.replicas(&listed);
-        let start_error = self.roster.last_start_error.clone();
-        self.status.send_modify(|s| {
-            s.observation = obs.consumer;
-            s.failure = obs.failure.clone();
-            s.decision = Some(d.clone());
-            s.replicas = replicas;
-            s.agents = views;
-            s.start_backoff_s = backoff_s;
-            s.last_start_error = start_error.map(|(at, e)| status::StartError { at, error: e });
-            s.updated_at = Some(now);
-            s.fresh = fresh;
-            s.overrides = overrides;
-            s.inputs = Some(obs);
-        });
+        self.publish(obs, &d, &listed, overrides, now);
         self.last = Some(d);
     }
 
@@ -376,57 +325,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             self.run_op(a);
         }
     }
-
-    /// Takes a new spec in place, keeping every piece of state; a spec of
-    /// another pool or consumer is refused (its owner starts a new loop).
-    fn update(&mut self, new: Arc<PoolSpec>, ticker: &mut tokio::time::Interval) {
-        if !self.spec.same_consumer(&new) {
-            error!(pool = %self.spec.name, to_pool = %new.name, stream = %new.stream, consumer = %new.consumer,
-                   "a new spec names another pool or consumer; ignored (such a change starts a new loop)");
-            return;
-        }
-        let changes = self.spec.changes(&new);
-        if changes.is_empty() {
-            return;
-        }
-        if new.policy.interval != self.spec.policy.interval {
-            *ticker = tokio::time::interval(new.policy.interval);
-            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        }
-        self.roster.backoff.set_max(new.agents.max_backoff);
-        let (min, max) = (new.policy.min, new.policy.max);
-        self.status.send_modify(|s| {
-            s.min = min;
-            s.max = max;
-        });
-        PoolUpdated {
-            pool: &self.spec.name,
-            changes: &changes,
-            min,
-            max,
-        }
-        .emit();
-        self.spec = new;
-        // Act on the change now, not an interval later.
-        ticker.reset_immediately();
-    }
-}
-
-/// The next spec from `updates`, or never when there is no channel (or
-/// its sender is gone).
-async fn next_update(
-    updates: &mut Option<watch::Receiver<Arc<PoolSpec>>>,
-) -> Option<Arc<PoolSpec>> {
-    match updates {
-        Some(rx) => match rx.changed().await {
-            Ok(()) => Some(rx.borrow_and_update().clone()),
-            Err(_) => {
-                *updates = None;
-                std::future::pending().await
-            }
-        },
-        None => std::future::pending().await,
-    }
 }
 
 /// How long a control request may take before the agent counts as not
@@ -435,11 +333,3 @@ pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for operations in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Resolves when the runtime override changes; never without one.
-async fn override_changed(rx: &mut Option<watch::Receiver<Override>>) -> Option<()> {
-    match rx {
-        Some(rx) => rx.changed().await.ok(),
-        None => std::future::pending().await,
-    }
-}

@@ -2,11 +2,13 @@
 
 use jiff::Timestamp;
 
-use super::PoolSpec;
-use crate::observe::AgentRegistry;
+use super::{PoolRunner, PoolSpec};
+use crate::observe::{AgentControl, AgentRegistry, MetricsSource};
 use crate::plan::{Listed, Role, Roster};
 use crate::policy::{ConsumerStats, Decision, Observation, Override, Replicas};
 use crate::protocol::AgentState;
+use crate::target::ScaleTarget;
+use crate::telemetry;
 
 /// One agent as the pool sees it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -118,4 +120,38 @@ pub fn views(roster: &Roster, listed: &[Listed], reports: &AgentRegistry) -> Vec
         .collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
+}
+
+impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
+    /// Publishes the tick's snapshot for `/status`, the page and
+    /// `/healthz`: a copy, so readers never hold the loop's state.
+    pub(super) fn publish(
+        &mut self,
+        obs: Observation,
+        d: &Decision,
+        listed: &[Listed],
+        overrides: Override,
+        now: Timestamp,
+    ) {
+        let backoff_s = self.roster.backoff.remaining(now).as_secs_f64();
+        telemetry::start_backoff(&self.spec.name, backoff_s);
+        let fresh = obs.failure.is_none()
+            && d.staleness_s <= self.spec.policy.scaling.stale_after.as_secs_f64();
+        let views = views(&self.roster, listed, &self.reports);
+        let replicas = self.roster.replicas(&listed);
+        let start_error = self.roster.last_start_error.clone();
+        self.status.send_modify(|s| {
+            s.observation = obs.consumer;
+            s.failure = obs.failure.clone();
+            s.decision = Some(d.clone());
+            s.replicas = replicas;
+            s.agents = views;
+            s.start_backoff_s = backoff_s;
+            s.last_start_error = start_error.map(|(at, e)| StartError { at, error: e });
+            s.updated_at = Some(now);
+            s.fresh = fresh;
+            s.overrides = overrides;
+            s.inputs = Some(obs);
+        });
+    }
 }
