@@ -138,7 +138,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let fresh = obs.failure.is_none()
             && d.staleness_s <= self.spec.policy.scaling.stale_after.as_secs_f64();
         let views = views(&self.roster, listed, &self.reports);
-        let replicas = self.roster.replicas(&listed);
+        let replicas = self.roster.replicas(listed);
         let start_error = self.roster.last_start_error.clone();
         self.status.send_modify(|s| {
             s.observation = obs.consumer;
