@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::policy::Policy;
+use crate::policy::{Policy, slo};
 use crate::pool::spec;
 
 /// Arguments of `jetpool check`.
@@ -33,6 +33,9 @@ pub fn check(args: &CheckArgs) -> i32 {
                     t.raw.consumer,
                     summary(&t.policy)
                 );
+                if let Some(lines) = slo_lines(&t.policy) {
+                    println!("{lines}");
+                }
             }
             let settings = policies.tables.len() - policies.pools().len();
             match settings {
@@ -52,6 +55,27 @@ pub fn check(args: &CheckArgs) -> i32 {
             1
         }
     }
+}
+
+/// For a `wait_slo` pool, what it derives: with the `cold_start` hint until
+/// a cold start is measured, and with a cold start a minute long, so the
+/// user sees both ends of what the pool will run with.
+fn slo_lines(p: &Policy) -> Option<String> {
+    let s = &p.scaling;
+    let slo = s.wait_slo?;
+    let interval = p.interval.as_secs_f64();
+    let hint = s.cold_start.as_secs_f64();
+    let now = slo::derive(s, hint, interval)?;
+    let long = slo::derive(s, 60.0, interval)?;
+    Some(format!(
+        "     wait_slo {} at {}: with the {} cold start assumed until one is measured: {}\n     \
+         with a 60s cold start: {}",
+        crate::config::format_duration(slo),
+        s.wait_slo_quantile,
+        crate::config::format_duration(s.cold_start),
+        now.describe(),
+        long.describe()
+    ))
 }
 
 /// The policy facts a person checks first: bounds, priority, schedule

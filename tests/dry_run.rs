@@ -58,3 +58,78 @@ async fn dry_run_decides_and_logs_without_containers() {
         "a dry run starts no container"
     );
 }
+
+/// The queue's real wait, read from the stream: the oldest pending task's
+/// age in `jetpool_consumer_oldest_pending_age_seconds` matches a known
+/// age within 1 s. An older message on a subject outside the consumer's
+/// filter is not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oldest_pending_age_is_the_real_wait() {
+    use async_nats::jetstream;
+    let nats = Nats::start();
+    let pool = unique("it-age");
+    let js = jetstream::new(nats.client().await);
+    let stream = js
+        .get_or_create_stream(jetstream::stream::Config {
+            name: "AGE".into(),
+            subjects: vec!["AGE.tasks".into(), "AGE.other".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+    stream
+        .get_or_create_consumer(
+            "work",
+            jetstream::consumer::pull::Config {
+                durable_name: Some("work".into()),
+                filter_subject: "AGE.tasks".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create consumer");
+    js.publish("AGE.other", "not a task".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    // Not a synchronisation: the unfiltered message must be measurably
+    // older than the tasks, so a reader that ignored the filter would fail.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let t0 = std::time::Instant::now();
+    for _ in 0..3 {
+        js.publish("AGE.tasks", "{\"work_ms\":10}".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+    }
+    let dir = policy_dir(&policy_toml(&pool, "AGE", "work", 0, 2, ""));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(bin())
+        .args(["run", "--dry-run", "--policies"])
+        .arg(dir.path())
+        .args(["--nats", &nats.url, "--listen", &listen])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start jetpool --dry-run");
+    // Read once the tasks are 5 s old; the gauge is at most one tick
+    // (500 ms) behind.
+    let (age, elapsed) = eventually(Duration::from_secs(20), "the age gauge", || async {
+        if t0.elapsed() < Duration::from_secs(5) {
+            return None;
+        }
+        let (_, body) = http_get(&listen, "/metrics").await?;
+        let age = metric_value(&body, "jetpool_consumer_oldest_pending_age_seconds", &pool)?;
+        Some((age, t0.elapsed().as_secs_f64()))
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    println!("oldest pending task: {age:.2} s old by the gauge, {elapsed:.2} s by the test");
+    assert!(
+        (age - elapsed).abs() <= 1.0,
+        "oldest pending age {age:.2} s, known age {elapsed:.2} s"
+    );
+}

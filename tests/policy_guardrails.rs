@@ -196,7 +196,7 @@ fn scale_up_window_holds_the_lowest_recommendation() {
 fn down_window_holds_the_highest_recommendation() {
     let p = policy(|p| {
         p.max = 50;
-        p.scaling.scale_down_delay = Duration::from_secs(10);
+        p.scaling.scale_down_delay = Some(Duration::from_secs(10));
         p.scaling.tolerance = 0.0;
     });
     let mut d = Driver::new(p, 0);

@@ -38,6 +38,7 @@ fn recording() -> Vec<ConsumerStats> {
                 ack_floor_consumer_seq: f[7],
                 ack_floor_stream_seq: f[8],
                 max_ack_pending: None,
+                oldest_pending_at: None,
             }
         })
         .collect()

@@ -46,7 +46,7 @@ fn a_queue_at_its_target_is_served_by_exactly_lambda_over_mu() {
 
 #[test]
 fn the_queue_is_corrected_only_past_its_band() {
-    let p = standing(|p| p.scaling.scale_down_delay = Duration::ZERO);
+    let p = standing(|p| p.scaling.scale_down_delay = Some(Duration::ZERO));
     // 110 and 190 are inside the band: the count follows λ alone.
     for b in [110, 190] {
         let got = steady(p.clone(), 10, b);
@@ -79,7 +79,9 @@ fn busy_agents_are_let_go_with_a_standing_queue() {
     // No down window: once the rate is known, 20 busy agents are more
     // than the queue needs (at 440 queued, 10 + (440 - 200)/30 = 18).
     // Victims drain what they hold, so nothing is lost.
-    let out = surplus_then_dry(standing(|p| p.scaling.scale_down_delay = Duration::ZERO));
+    let out = surplus_then_dry(standing(|p| {
+        p.scaling.scale_down_delay = Some(Duration::ZERO)
+    }));
     let got = &out[1];
     assert_eq!(
         (got.desired, got.limit),

@@ -284,7 +284,7 @@ mod tests {
         assert_eq!((p.stream.as_str(), p.consumer.as_str()), ("S", "c"));
         assert_eq!((p.policy.min, p.policy.max), (1, 3));
         assert_eq!(p.policy.interval, Duration::from_millis(500));
-        assert_eq!(p.policy.scaling.scale_down_delay, Duration::from_secs(3));
+        assert_eq!(p.policy.scaling.scale_down_delay(), Duration::from_secs(3));
     }
 
     #[test]

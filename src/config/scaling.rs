@@ -27,11 +27,23 @@ pub struct Scaling {
     /// wait at most about W. Unset (the default): drain to an empty queue.
     #[serde(default, deserialize_with = "duration::optional")]
     pub target_wait: Option<Duration>,
+    /// The wait objective: `wait_slo_quantile` of tasks should start
+    /// within this time of their arrival. Set, it derives the standing
+    /// queue, the down window and the drain time from the measured cold
+    /// start at each decision (see `policy::slo`), and sizes the pool from
+    /// the oldest pending task's age once that nears the SLO.
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub wait_slo: Option<Duration>,
+    /// The share of tasks `wait_slo` covers, in [0.5, 0.99999].
+    #[serde(default = "d_wait_slo_quantile")]
+    pub wait_slo_quantile: f64,
     /// Target utilisation ρ of each agent, in (0, 1]: headroom against
     /// bursts between observations.
     #[serde(default = "d_target_utilization")]
     pub target_utilization: f64,
-    /// Tasks one agent works on at once (its pull concurrency).
+    /// Tasks one agent works on at once (its pull concurrency), for agents
+    /// that do not report their `capacity` over the agent protocol; the
+    /// reported capacity replaces it as soon as agents report.
     #[serde(default = "d_concurrency")]
     pub concurrency: u32,
     /// Expected time to process one task; seeds the throughput estimate
@@ -52,11 +64,10 @@ pub struct Scaling {
     pub scale_up_delay: Duration,
     /// Scale-down stabilisation window: the highest recommendation inside
     /// it wins, so a lower need must hold this long before the pool shrinks.
-    #[serde(
-        default = "d_scale_down_delay",
-        deserialize_with = "duration::required"
-    )]
-    pub scale_down_delay: Duration,
+    /// Unset: 60 s, or derived from `wait_slo` when that is set (see
+    /// [`Scaling::scale_down_delay`]).
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub scale_down_delay: Option<Duration>,
     /// Rate limits on scale-up, per period (none: the model and `max` decide).
     #[serde(default)]
     pub scale_up_limits: Vec<RateLimit>,
@@ -122,9 +133,7 @@ const fn d_target_drain_time() -> Duration {
 /// 60 s: with the 30 s arrival mean and the noise-aware tolerance, a
 /// shorter window saves a few percent of agent time on bursty traces but
 /// lets a small pool near an empty queue flap again every few minutes.
-const fn d_scale_down_delay() -> Duration {
-    Duration::from_secs(60)
-}
+pub const DEFAULT_SCALE_DOWN_DELAY: Duration = Duration::from_secs(60);
 /// 15 s: an idle agent costs an agent-second per second, a restart about
 /// one cold start; waiting a few cold starts' worth avoids churn on short
 /// gaps without paying for long ones (KEDA's 300 s pays for five minutes).
@@ -142,6 +151,9 @@ const fn d_zero() -> Duration {
 const fn d_target_utilization() -> f64 {
     0.8
 }
+const fn d_wait_slo_quantile() -> f64 {
+    0.99
+}
 const fn d_tolerance() -> f64 {
     0.1
 }
@@ -155,18 +167,29 @@ const fn d_stale_after() -> Duration {
     Duration::from_secs(5)
 }
 
+impl Scaling {
+    /// The scale-down window in force: the configured one, else the
+    /// 60 s default. (A `wait_slo` pool's decision fills it in from the
+    /// SLO and the measured cold start before it gets here.)
+    pub fn scale_down_delay(&self) -> Duration {
+        self.scale_down_delay.unwrap_or(DEFAULT_SCALE_DOWN_DELAY)
+    }
+}
+
 impl Default for Scaling {
     fn default() -> Self {
         Scaling {
             target_drain_time: d_target_drain_time(),
             target_wait: None,
+            wait_slo: None,
+            wait_slo_quantile: d_wait_slo_quantile(),
             target_utilization: d_target_utilization(),
             concurrency: d_concurrency(),
             service_time: None,
             cold_start: d_cold_start(),
             tolerance: d_tolerance(),
             scale_up_delay: d_zero(),
-            scale_down_delay: d_scale_down_delay(),
+            scale_down_delay: None,
             scale_up_limits: Vec::new(),
             scale_up_select: Select::Max,
             scale_down_limits: Vec::new(),

@@ -275,6 +275,7 @@ mod tests {
                 current: desired,
                 limit,
                 estimates: Estimates::default(),
+                slo: None,
                 staleness_s: 0.0,
                 reason: format!("backlog {pending}"),
                 demand: desired,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::ConsumerInfoErrorKind};
 use jiff::Timestamp;
+use tracing::debug;
 
 use crate::policy::ConsumerStats;
 use crate::telemetry::ObserveReason;
@@ -108,8 +109,14 @@ impl MetricsSource for JetStreamSource {
                 ConsumerInfoErrorKind::Request => ObserveError::Unavailable(e.to_string()),
                 _ => ObserveError::Other(e.to_string()),
             })?;
+        let oldest_pending_at = if info.num_pending > 0 {
+            self.oldest_pending(&stream, &info).await
+        } else {
+            None
+        };
         Ok(ConsumerStats {
             at: Timestamp::now(),
+            oldest_pending_at,
             pending: info.num_pending,
             ack_pending: info.num_ack_pending as u64,
             waiting: info.num_waiting as u64,
@@ -122,6 +129,54 @@ impl MetricsSource for JetStreamSource {
                 .ok()
                 .filter(|&m| m > 0),
         })
+    }
+}
+
+impl JetStreamSource {
+    /// When the consumer's oldest pending task was stored: the first
+    /// message after the last delivered stream sequence that matches the
+    /// consumer's filter (`MSG.GET` with `next_by_subj`, answered by the
+    /// stream's leader). `None` when it cannot be read: the age is
+    /// feedback on top of the model, and a failed read must not make the
+    /// consumer's numbers count as failing.
+    async fn oldest_pending(
+        &self,
+        stream: &jetstream::stream::Stream<()>,
+        info: &jetstream::consumer::Info,
+    ) -> Option<Timestamp> {
+        let c = &info.config;
+        let filters: Vec<&str> = if !c.filter_subjects.is_empty() {
+            c.filter_subjects.iter().map(String::as_str).collect()
+        } else if !c.filter_subject.is_empty() {
+            vec![c.filter_subject.as_str()]
+        } else {
+            vec![">"]
+        };
+        let from = info.delivered.stream_sequence.saturating_add(1);
+        let mut oldest: Option<Timestamp> = None;
+        for f in filters {
+            let get = stream
+                .raw_message_builder()
+                .sequence(from)
+                .next_by_subject(f)
+                .send();
+            let msg = match tokio::time::timeout(self.timeout, get).await {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    debug!(stream = %self.stream, consumer = %self.consumer, error = %e, "oldest pending task not read");
+                    continue;
+                }
+                Err(_) => {
+                    debug!(stream = %self.stream, consumer = %self.consumer, "oldest pending task: read timed out");
+                    continue;
+                }
+            };
+            let Ok(at) = Timestamp::from_nanosecond(msg.time.unix_timestamp_nanos()) else {
+                continue;
+            };
+            oldest = Some(oldest.map_or(at, |o| o.min(at)));
+        }
+        oldest
     }
 }
 

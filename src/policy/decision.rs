@@ -123,6 +123,9 @@ pub struct Decision {
     pub limit: Limit,
     /// The estimates the model used.
     pub estimates: Estimates,
+    /// What a `wait_slo` pool derived for this decision (standing queue,
+    /// down window, drain time, age guard); `None` without `wait_slo`.
+    pub slo: Option<super::slo::Derived>,
     /// Age of the consumer metrics, seconds (infinite if never read).
     pub staleness_s: f64,
     /// One line a person can read: inputs, model, guardrails.

@@ -51,7 +51,12 @@ pub struct Estimates {
     pub service_time_s: f64,
     /// Whether `service_time_s` comes from measurements.
     pub service_time_measured: bool,
-    /// Per-agent throughput μ = concurrency / S, tasks per second.
+    /// Tasks one agent works at once, k: the agents' reported capacity
+    /// per agent, else the policy's `concurrency`.
+    pub concurrency: f64,
+    /// Whether `concurrency` comes from the agents' reports.
+    pub concurrency_measured: bool,
+    /// Per-agent throughput μ = k / S, tasks per second.
     pub per_agent_rate: f64,
     /// Forecast horizon used (the cold-start time), seconds.
     pub horizon_s: f64,
@@ -78,6 +83,10 @@ pub struct Estimator {
     completed_total: f64,
     /// Smoothed cold start, seconds.
     cold_start_s: Option<f64>,
+    /// Slots per agent from the agents' last complete report (reported
+    /// capacity over reporting agents). Capacity is how an agent was
+    /// started, not a noisy rate, so the latest value is the estimate.
+    capacity_per_agent: Option<f64>,
     /// Tasks that arrived between the last two snapshots (`None` before
     /// there are two): zero is one of the signs of an idle pool.
     last_arrivals: Option<f64>,
@@ -97,6 +106,9 @@ impl Estimator {
                 Some(prev) => prev + 0.3 * (c - prev),
                 None => c,
             });
+        }
+        if let Some(a) = agents.filter(|a| a.reporting > 0 && a.capacity > 0) {
+            self.capacity_per_agent = Some(a.capacity as f64 / f64::from(a.reporting));
         }
         let Some(prev) = self.prev else {
             self.prev = Some(*stats);
@@ -151,8 +163,8 @@ impl Estimator {
         self.last_arrivals
     }
 
-    /// The current estimates for a pool whose agents each run
-    /// `concurrency` tasks at once.
+    /// The current estimates. `concurrency` is the policy's tasks per
+    /// agent, used only until the agents have reported their capacity.
     pub fn estimates(
         &self,
         concurrency: u32,
@@ -176,7 +188,9 @@ impl Estimator {
         } else {
             service_hint_s.unwrap_or(DEFAULT_SERVICE_TIME_S)
         };
-        let k = f64::from(concurrency.max(1));
+        let k = self
+            .capacity_per_agent
+            .unwrap_or_else(|| f64::from(concurrency.max(1)));
         Estimates {
             arrival_rate: self.arrivals.rate(),
             arrival_rate_fast: self.arrivals.fast(),
@@ -192,6 +206,8 @@ impl Estimator {
             },
             service_time_s: service,
             service_time_measured: measured,
+            concurrency: k,
+            concurrency_measured: self.capacity_per_agent.is_some(),
             per_agent_rate: k / service,
             horizon_s: horizon,
         }
@@ -235,5 +251,29 @@ mod tests {
             "S = {}",
             est.service_time_s
         );
+    }
+
+    /// Agents that report 4 slots each make k = 4 whatever the policy
+    /// says; before any report, the policy's `concurrency` stands.
+    #[test]
+    fn reported_capacity_replaces_the_configured_concurrency() {
+        let mut e = Estimator::default();
+        let c = ConsumerStats::default();
+        assert_eq!(e.estimates(1, Some(1.0), 0.0).concurrency, 1.0);
+        let a = AgentStats {
+            at: c.at,
+            reporting: 3,
+            in_flight: 0,
+            capacity: 12,
+            completed_delta: 0,
+        };
+        e.update(&c, Some(&a), None);
+        let est = e.estimates(1, Some(1.0), 0.0);
+        assert!(est.concurrency_measured);
+        assert_eq!(est.concurrency, 4.0);
+        assert_eq!(est.per_agent_rate, 4.0);
+        // Agents that stop reporting leave the last measurement in place.
+        e.update(&c, None, None);
+        assert_eq!(e.estimates(2, Some(1.0), 0.0).concurrency, 4.0);
     }
 }

@@ -29,6 +29,7 @@ pub mod overrides;
 mod rate;
 pub mod schedule;
 mod sizing;
+pub mod slo;
 mod stabilize;
 mod validate;
 
@@ -187,6 +188,16 @@ pub fn decide(
         s.service_time.map(|d| d.as_secs_f64()),
         s.cold_start.as_secs_f64(),
     );
+    let interval_s = policy.interval.as_secs_f64();
+    let slo = slo::derive(&policy.scaling, est.horizon_s, interval_s);
+    let derived;
+    let s = match &slo {
+        Some(d) => {
+            derived = d.apply(&policy.scaling);
+            &derived
+        }
+        None => s,
+    };
     let staleness = obs
         .consumer
         .map_or(f64::INFINITY, |c| secs_between(c.at, now).max(0.0));
@@ -197,7 +208,10 @@ pub fn decide(
 
     let (mut t, recommended, inputs) = match fresh {
         Some(c) => {
-            let z = sizing::size(s, &est, &c, obs.agents.as_ref(), previous);
+            let mut z = sizing::size(s, &est, &c, obs.agents.as_ref(), previous);
+            if let Some(d) = &slo {
+                z.guard_age(d, &c, &est, interval_s);
+            }
             let mut t = Trail::new(z.recommended);
             guardrails::tolerance(&mut t, s, &z, previous);
             guardrails::feed_cap(&mut t, &z);
@@ -249,6 +263,7 @@ pub fn decide(
         current,
         limit: t.limit,
         estimates: est,
+        slo,
         staleness_s: staleness,
         reason,
         demand,

@@ -27,6 +27,18 @@ pub struct ConsumerStats {
     /// The consumer's `max_ack_pending`, if limited: deliveries stall at it,
     /// so it caps how many agents can be useful.
     pub max_ack_pending: Option<u64>,
+    /// When the oldest pending task was stored: the queue's real wait is
+    /// `at` minus this. `None` with nothing pending, or when the message
+    /// could not be read (the age is feedback, never a precondition).
+    pub oldest_pending_at: Option<Timestamp>,
+}
+
+impl ConsumerStats {
+    /// How long the oldest pending task has waited at `at`, seconds.
+    pub fn oldest_pending_age_s(&self) -> Option<f64> {
+        self.oldest_pending_at
+            .map(|t| (self.at.as_millisecond() - t.as_millisecond()).max(0) as f64 / 1000.0)
+    }
 }
 
 /// Sums of the stats agents report over the agent protocol.

@@ -29,6 +29,7 @@ use crate::config::Scaling;
 
 use super::estimate::Estimates;
 use super::observation::{AgentStats, ConsumerStats};
+use super::slo::{self, Derived};
 
 /// The model's inputs and outputs for one tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +58,9 @@ pub(crate) struct Sizing {
     pub recommended: u32,
     /// Most agents the consumer can keep busy (`max_ack_pending / k`).
     pub feedable: Option<u32>,
+    /// The oldest pending task's age and the agents the `wait_slo` age
+    /// guard asked for, when it raised the count.
+    pub age_guard: Option<(f64, u32)>,
 }
 
 /// Rounds a non-negative agent count up; infinite loads saturate.
@@ -74,7 +78,7 @@ pub(crate) fn size(
     agents: Option<&AgentStats>,
     previous: u32,
 ) -> Sizing {
-    let k = f64::from(s.concurrency.max(1));
+    let k = est.concurrency.max(1.0);
     let backlog = c.pending;
     let mu = est.per_agent_rate.max(1e-9);
     let (load, load_sd, queue_target) = match s.target_wait {
@@ -115,6 +119,7 @@ pub(crate) fn size(
         queue_target,
         recommended: need.max(hold),
         feedable,
+        age_guard: None,
     }
 }
 
@@ -174,10 +179,34 @@ fn standing_queue(s: &Scaling, est: &Estimates, backlog: u64, mu: f64, w: f64) -
 }
 
 impl Sizing {
+    /// Raises the need to what the `wait_slo` age guard asks for, when the
+    /// oldest pending task is past the guard and the model asked for less:
+    /// the measured wait overrules the model's inputs.
+    pub fn guard_age(&mut self, d: &Derived, c: &ConsumerStats, est: &Estimates, interval_s: f64) {
+        let age = c.oldest_pending_age_s();
+        let Some(load) = slo::age_guard(
+            d,
+            age,
+            c.pending,
+            est.forecast_rate,
+            est.per_agent_rate,
+            interval_s,
+        ) else {
+            return;
+        };
+        let n = ceil_u32(load);
+        if n > self.need {
+            self.load = self.load.max(load);
+            self.need = n;
+            self.recommended = self.recommended.max(n);
+            self.age_guard = age.map(|a| (a, n));
+        }
+    }
+
     /// The model's part of the reason line.
     pub fn describe(&self, est: &Estimates) -> String {
         format!(
-            "backlog {}{}, in flight {}, {:.1}/s in (forecast {:.1}/s), {:.2}/s per agent{} -> {}{}",
+            "backlog {}{}, in flight {}, {:.1}/s in (forecast {:.1}/s), {:.2}/s per agent{}{} -> {}{}",
             self.backlog,
             self.queue_target
                 .map(|q| format!(" (standing queue {q:.0})"))
@@ -191,13 +220,21 @@ impl Sizing {
             } else {
                 " (assumed)"
             },
+            if est.concurrency_measured && est.concurrency != 1.0 {
+                format!(" ({} slots)", est.concurrency)
+            } else {
+                String::new()
+            },
             self.recommended,
             if self.hold > self.need {
                 format!(" (in-flight work needs {})", self.hold)
             } else {
                 String::new()
             },
-        )
+        ) + &self
+            .age_guard
+            .map(|(a, n)| format!(" (oldest task waited {a:.1}s: the wait SLO needs {n})"))
+            .unwrap_or_default()
     }
 }
 
@@ -211,6 +248,7 @@ mod tests {
             forecast_rate: rate,
             per_agent_rate: per_agent,
             service_time_s: 1.0 / per_agent,
+            concurrency: 1.0,
             ..Default::default()
         }
     }
@@ -312,12 +350,22 @@ mod tests {
 
     #[test]
     fn feedable_is_max_ack_pending_over_concurrency() {
-        let s = Scaling {
-            concurrency: 4,
-            ..Default::default()
-        };
         let mut c = stats(0, 0);
         c.max_ack_pending = Some(10);
-        assert_eq!(size(&s, &est(0.0, 1.0), &c, None, 0).feedable, Some(3));
+        let e = Estimates {
+            concurrency: 4.0,
+            ..est(0.0, 1.0)
+        };
+        assert_eq!(size(&Scaling::default(), &e, &c, None, 0).feedable, Some(3));
+    }
+
+    #[test]
+    fn busy_agents_count_the_reported_slots_per_agent() {
+        // 8 tasks in flight on agents of 4 slots each: 2 agents are busy.
+        let e = Estimates {
+            concurrency: 4.0,
+            ..est(0.0, 1.0)
+        };
+        assert_eq!(size(&Scaling::default(), &e, &stats(0, 8), None, 5).busy, 2);
     }
 }

@@ -29,7 +29,7 @@ impl Windows {
     /// Remembers this tick's recommendation.
     pub fn record(&mut self, now: Timestamp, rec: u32, s: &Scaling) {
         self.recs.push_back((now, rec));
-        let keep = s.scale_up_delay.max(s.scale_down_delay).as_secs_f64();
+        let keep = s.scale_up_delay.max(s.scale_down_delay()).as_secs_f64();
         while self
             .recs
             .front()
@@ -96,7 +96,7 @@ impl Windows {
             });
         } else if want < previous {
             let held = self
-                .extreme(now, s.scale_down_delay, true)
+                .extreme(now, s.scale_down_delay(), true)
                 .unwrap_or(want)
                 .min(previous);
             let high = release.map_or(held, |r| held.min(r.max(want)));
@@ -109,7 +109,7 @@ impl Windows {
             t.bound(high, Limit::ScaleDownDelay, |n| {
                 format!(
                     "held at {n} until the lower need lasts {} (scale_down_delay)",
-                    format_duration(s.scale_down_delay)
+                    format_duration(s.scale_down_delay())
                 )
             });
         }
@@ -139,7 +139,7 @@ mod tests {
     fn table() {
         let s = Scaling {
             scale_up_delay: Duration::from_secs(3),
-            scale_down_delay: Duration::from_secs(10),
+            scale_down_delay: Some(Duration::from_secs(10)),
             ..Default::default()
         };
         type Case<'a> = (&'a [(i64, u32)], u32, (u32, Limit));
@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn release_caps_what_the_down_window_holds() {
         let s = Scaling {
-            scale_down_delay: Duration::from_secs(60),
+            scale_down_delay: Some(Duration::from_secs(60)),
             ..Default::default()
         };
         let mut w = Windows::default();

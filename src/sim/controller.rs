@@ -45,6 +45,9 @@ pub struct View {
     pub cold_start_count: u64,
     /// `max_ack_pending` of the consumer, if limited.
     pub max_ack_pending: Option<u64>,
+    /// Arrival time of the oldest task never delivered, seconds (as live
+    /// jetpool reads it from the stream).
+    pub oldest_pending_arrival: Option<f64>,
 }
 
 impl View {

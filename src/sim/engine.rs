@@ -267,6 +267,10 @@ impl<'a> Sim<'a> {
                 self.deliver();
             } else {
                 self.v.now = self.now;
+                self.v.oldest_pending_arrival = self
+                    .backlog
+                    .front()
+                    .map(|&i| self.tasks[i as usize].arrival);
                 if ctl.per_container() {
                     self.act(ctl);
                 } else if let Some(d) = ctl.tick(&self.v) {

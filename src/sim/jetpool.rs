@@ -94,6 +94,7 @@ impl Jetpool {
             ack_floor_consumer_seq: v.delivered.saturating_sub(v.ack_pending),
             ack_floor_stream_seq: delivered_stream.saturating_sub(v.ack_pending),
             max_ack_pending: v.max_ack_pending,
+            oldest_pending_at: v.oldest_pending_arrival.map(timestamp),
         }
     }
 

@@ -82,6 +82,10 @@ fn describe() {
         "Messages not yet delivered (num_pending)."
     );
     describe_gauge!(
+        "jetpool_consumer_oldest_pending_age_seconds",
+        "How long the oldest pending task has waited (0 with none pending): the queue's real wait, read from the stream."
+    );
+    describe_gauge!(
         "jetpool_consumer_ack_pending_messages",
         "Messages delivered but not yet acknowledged (num_ack_pending)."
     );
@@ -264,6 +268,8 @@ pub fn record_decision(
     }
     if let Some(c) = consumer {
         gauge!("jetpool_consumer_pending_messages", "pool" => p.clone()).set(c.pending as f64);
+        gauge!("jetpool_consumer_oldest_pending_age_seconds", "pool" => p.clone())
+            .set(c.oldest_pending_age_s().unwrap_or(0.0));
         gauge!("jetpool_consumer_ack_pending_messages", "pool" => p.clone())
             .set(c.ack_pending as f64);
         gauge!("jetpool_consumer_waiting_requests", "pool" => p.clone()).set(c.waiting as f64);

@@ -255,6 +255,7 @@ pub struct TestPool {
     min: u32,
     max: u32,
     concurrency: u32,
+    concurrency_key: bool,
     interval: String,
     stop_timeout: String,
     scaling: String,
@@ -271,6 +272,7 @@ impl TestPool {
             min: 0,
             max: 4,
             concurrency: 1,
+            concurrency_key: true,
             interval: "250ms".into(),
             stop_timeout: "10s".into(),
             scaling: String::new(),
@@ -286,6 +288,13 @@ impl TestPool {
     /// Tasks per agent (the agent's `--concurrency` and the policy's).
     pub fn concurrency(mut self, k: u32) -> Self {
         self.concurrency = k;
+        self
+    }
+    /// Tasks per agent, on the agent's command line only: the policy has
+    /// no `concurrency` key, so the pool must learn it from the reports.
+    pub fn reported_concurrency(mut self, k: u32) -> Self {
+        self.concurrency = k;
+        self.concurrency_key = false;
         self
     }
     /// Observation interval.
@@ -316,11 +325,17 @@ impl TestPool {
             min,
             max,
             concurrency,
+            concurrency_key,
             interval,
             stop_timeout,
             scaling,
             agents,
         } = self;
+        let key = if *concurrency_key {
+            format!("concurrency = {concurrency}")
+        } else {
+            String::new()
+        };
         format!(
             r#"
 [[pool]]
@@ -339,7 +354,7 @@ network = "host"
 stop_timeout = "{stop_timeout}"
 
 [pool.scaling]
-concurrency = {concurrency}
+{key}
 {scaling}
 
 [pool.agents]

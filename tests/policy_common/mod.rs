@@ -172,7 +172,7 @@ pub fn check(rows: Vec<Row>) {
 /// A policy whose scale-down is not held by the restart window.
 pub fn down_now(f: impl FnOnce(&mut Policy)) -> Policy {
     policy(|p| {
-        p.scaling.scale_down_delay = Duration::ZERO;
+        p.scaling.scale_down_delay = Some(Duration::ZERO);
         f(p);
     })
 }

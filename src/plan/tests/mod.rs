@@ -109,6 +109,7 @@ impl World {
             current,
             limit: Limit::None,
             estimates: Estimates::default(),
+            slo: None,
             staleness_s: 0.0,
             reason: String::new(),
             demand: desired,

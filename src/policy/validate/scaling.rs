@@ -28,6 +28,20 @@ pub(super) fn validate(s: &Scaling, min: u32, max: u32) -> Vec<Problem> {
         "target_wait must be from 100ms to 1h".into(),
     );
     check(
+        s.wait_slo
+            .is_none_or(|w| w >= Duration::from_secs(1) && w <= MAX_WINDOW),
+        "wait_slo",
+        "wait_slo must be from 1s to 1h".into(),
+    );
+    check(
+        (0.5..=0.99999).contains(&s.wait_slo_quantile),
+        "wait_slo_quantile",
+        format!(
+            "wait_slo_quantile must be in [0.5, 0.99999], got {}",
+            s.wait_slo_quantile
+        ),
+    );
+    check(
         s.target_utilization > 0.0 && s.target_utilization <= 1.0,
         "target_utilization",
         format!(
@@ -52,7 +66,7 @@ pub(super) fn validate(s: &Scaling, min: u32, max: u32) -> Vec<Problem> {
     );
     for (key, d) in [
         ("scale_up_delay", s.scale_up_delay),
-        ("scale_down_delay", s.scale_down_delay),
+        ("scale_down_delay", s.scale_down_delay()),
         ("cooldown", s.cooldown),
         ("cold_start", s.cold_start),
     ] {

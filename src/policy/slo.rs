@@ -1,0 +1,212 @@
+//! The wait SLO: one knob, "`wait_slo_quantile` of tasks start within
+//! `wait_slo`", from which the implementation knobs are derived at each
+//! decision, using what is measured (the cold start) rather than what the
+//! user guessed.
+//!
+//! - **Standing queue** W: tasks wait about W while agents never wait for
+//!   work. A surge must be met by new agents before the wait reaches the
+//!   SLO, so W leaves the SLO room for one reaction (the measured cold
+//!   start plus two ticks): `W = (SLO − reaction) / (1 + m)`, where `m`
+//!   grows with the tail asked for (`m = 1` at the 99th percentile, so
+//!   W = half of what is left; 1.5 at 99.9%, 0.5 at 90%). When nothing is
+//!   left (a cold start as long as the SLO), no queue can stand: the pool
+//!   drains every backlog instead, within half the SLO.
+//! - **Down window**: at least W (the queue absorbs a dip that long) and at
+//!   least one cold start: an agent given back and needed again costs a
+//!   cold start of waiting, which a long start cannot afford.
+//! - **Age guard**: the oldest pending task's measured age is the queue's
+//!   real wait. Once it passes the middle between W and the SLO, the
+//!   model's inputs are wrong (a surge, a slower service time); the pool
+//!   is sized to start the whole backlog before the oldest task reaches the
+//!   SLO, whatever the model says.
+//!
+//! Keys set explicitly (`target_wait`, `scale_down_delay`) win over the
+//! derived values; `target_drain_time` is capped at half the SLO.
+
+use std::time::Duration;
+
+use crate::config::Scaling;
+
+/// The values a `wait_slo` pool runs with at one decision.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Derived {
+    /// The SLO, seconds.
+    pub slo_s: f64,
+    /// The standing-queue target W, seconds; `None` when no queue can
+    /// stand (the pool drains to empty instead).
+    pub target_wait_s: Option<f64>,
+    /// The scale-down window, seconds.
+    pub scale_down_delay_s: f64,
+    /// The drain time of the drain-to-empty model, seconds.
+    pub target_drain_time_s: f64,
+    /// The oldest pending task's age past which the age guard sizes the
+    /// pool, seconds.
+    pub age_guard_s: f64,
+}
+
+/// Shortest standing queue worth keeping: below it, tick-to-tick noise is
+/// the queue, and draining to empty is the better model.
+const MIN_QUEUE_S: f64 = 1.0;
+
+/// The tail margin `m` for a quantile q: `log(1/(1−q)) / log(100)`, 1 at
+/// q = 0.99. The wait's tail past a standing queue grows about like the
+/// log of how rare the tasks are that the SLO must still cover.
+fn tail_margin(q: f64) -> f64 {
+    let q = q.clamp(0.5, 0.99999);
+    (1.0 / (1.0 - q)).ln() / 100f64.ln()
+}
+
+/// What a `wait_slo` pool runs with, given the cold start now in force
+/// (measured, else the policy's hint) and the pool's tick; `None` for a
+/// pool without `wait_slo`.
+pub fn derive(s: &Scaling, cold_start_s: f64, interval_s: f64) -> Option<Derived> {
+    let slo = s.wait_slo?.as_secs_f64();
+    let reaction = cold_start_s.max(0.0) + 2.0 * interval_s.max(0.0);
+    let m = tail_margin(s.wait_slo_quantile);
+    let room = ((slo - reaction) / (1.0 + m)).min(slo / (1.0 + m));
+    let target_wait_s = match s.target_wait {
+        Some(w) => Some(w.as_secs_f64()),
+        None => (room >= MIN_QUEUE_S).then_some(room),
+    };
+    let queue = target_wait_s.unwrap_or(0.0);
+    let scale_down_delay_s = s
+        .scale_down_delay
+        .map_or_else(|| queue.max(cold_start_s), |d| d.as_secs_f64());
+    // A backlog drained within half the SLO leaves the other half for the
+    // reaction; a shorter configured drain time stands.
+    let target_drain_time_s = (slo / 2.0).min(s.target_drain_time.as_secs_f64());
+    Some(Derived {
+        slo_s: slo,
+        target_wait_s,
+        scale_down_delay_s,
+        target_drain_time_s,
+        age_guard_s: queue + (slo - queue) / 2.0,
+    })
+}
+
+impl Derived {
+    /// `s` with the derived knobs filled in: what the rest of the decision
+    /// runs with.
+    pub fn apply(&self, s: &Scaling) -> Scaling {
+        Scaling {
+            target_wait: self.target_wait_s.map(Duration::from_secs_f64),
+            scale_down_delay: Some(Duration::from_secs_f64(self.scale_down_delay_s)),
+            target_drain_time: Duration::from_secs_f64(self.target_drain_time_s.max(0.1)),
+            ..s.clone()
+        }
+    }
+
+    /// The derived values for `jetpool check` and the docs, one line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; scale_down_delay {:.1}s; target_drain_time {:.1}s; age guard at {:.1}s",
+            match self.target_wait_s {
+                Some(w) => format!("target_wait {w:.1}s (standing queue)"),
+                None => "no standing queue (cold start too long for one): drain to empty".into(),
+            },
+            self.scale_down_delay_s,
+            self.target_drain_time_s,
+            self.age_guard_s,
+        )
+    }
+}
+
+/// The age guard's floor on the pool: with the oldest pending task
+/// `age_s` old and past the guard, enough agents to start the whole
+/// backlog before it reaches the SLO (at least one tick from now) while
+/// serving the arrivals. `None` below the guard.
+pub fn age_guard(
+    d: &Derived,
+    age_s: Option<f64>,
+    backlog: u64,
+    lambda: f64,
+    per_agent_rate: f64,
+    interval_s: f64,
+) -> Option<f64> {
+    let age = age_s?;
+    if age < d.age_guard_s || backlog == 0 {
+        return None;
+    }
+    let left = (d.slo_s - age).max(interval_s.max(0.1));
+    Some((lambda + backlog as f64 / left) / per_agent_rate.max(1e-9))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slo(secs: u64) -> Scaling {
+        Scaling {
+            wait_slo: Some(Duration::from_secs(secs)),
+            ..Scaling::default()
+        }
+    }
+
+    /// Whether `got` is `want` up to rounding.
+    fn near(got: Option<f64>, want: f64) -> bool {
+        got.is_some_and(|g| (g - want).abs() < 1e-9)
+    }
+
+    #[test]
+    fn no_slo_derives_nothing() {
+        assert_eq!(derive(&Scaling::default(), 1.0, 1.0), None);
+    }
+
+    #[test]
+    fn a_quick_start_keeps_a_queue_of_half_the_slo_left() {
+        let d = derive(&slo(30), 0.3, 1.0).expect("derived");
+        let w = d.target_wait_s.expect("a standing queue");
+        assert!((w - (30.0 - 2.3) / 2.0).abs() < 1e-9, "W = {w}");
+        assert_eq!(d.scale_down_delay_s, w);
+        assert_eq!(d.target_drain_time_s, 15.0);
+        assert!((d.age_guard_s - (w + (30.0 - w) / 2.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_long_start_shrinks_the_queue_and_lengthens_the_down_window() {
+        let d = derive(&slo(30), 20.0, 1.0).expect("derived");
+        assert!(near(d.target_wait_s, 4.0), "{d:?}");
+        assert_eq!(d.scale_down_delay_s, 20.0);
+        let d = derive(&slo(30), 60.0, 1.0).expect("derived");
+        assert_eq!(d.target_wait_s, None, "no queue can stand");
+        assert_eq!(d.scale_down_delay_s, 60.0);
+        assert_eq!(d.age_guard_s, 15.0);
+    }
+
+    #[test]
+    fn a_rarer_tail_keeps_a_shorter_queue() {
+        let mut s = slo(30);
+        let w99 = derive(&s, 0.0, 0.0).and_then(|d| d.target_wait_s);
+        s.wait_slo_quantile = 0.999;
+        let w999 = derive(&s, 0.0, 0.0).and_then(|d| d.target_wait_s);
+        assert!(near(w99, 15.0), "{w99:?}");
+        assert!(near(w999, 12.0), "{w999:?}");
+    }
+
+    #[test]
+    fn explicit_keys_win() {
+        let mut s = slo(30);
+        s.target_wait = Some(Duration::from_secs(5));
+        s.scale_down_delay = Some(Duration::from_secs(90));
+        let d = derive(&s, 0.3, 1.0).expect("derived");
+        assert_eq!(d.target_wait_s, Some(5.0));
+        assert_eq!(d.scale_down_delay_s, 90.0);
+        let applied = d.apply(&s);
+        assert_eq!(applied.target_wait, Some(Duration::from_secs(5)));
+        assert_eq!(applied.scale_down_delay(), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn the_age_guard_starts_the_backlog_before_the_slo() {
+        let d = derive(&slo(30), 0.3, 1.0).expect("derived");
+        let below = age_guard(&d, Some(d.age_guard_s - 0.1), 100, 10.0, 1.0, 1.0);
+        assert_eq!(below, None);
+        // 25 s old, 5 s left: 100 tasks in 5 s plus 10/s arriving, at 1/s
+        // per agent.
+        let n = age_guard(&d, Some(25.0), 100, 10.0, 1.0, 1.0).expect("guard");
+        assert!((n - 30.0).abs() < 1e-9, "{n}");
+        // Past the SLO: one tick left, not a division by zero or less.
+        let n = age_guard(&d, Some(40.0), 100, 0.0, 1.0, 1.0).expect("guard");
+        assert!((n - 100.0).abs() < 1e-9, "{n}");
+    }
+}
