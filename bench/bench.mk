@@ -3,6 +3,8 @@
 #   make bench-policy   jetpool against the peer emulations on the trace suite:
 #                       writes bench/results/policy.md and one plot per trace,
 #                       prints the headline table and its own run time.
+#   make bench-matrix   every trace x cold start x concurrency x seed, jetpool
+#                       on wait_slo only: bench/results/matrix.md and .svg.
 #
 # TRACES points at the public traces (default ../shared/data/traces, relative
 # to the repository root); a missing trace file is skipped with a message.
@@ -12,7 +14,13 @@ TRACES ?= ../shared/data/traces
 BENCH_SEED ?= 1
 BENCH_POLICY ?= bench/policies/slo-30s.toml
 
-.PHONY: bench-policy
+.PHONY: bench-policy bench-matrix
 bench-policy:
 	cargo build --release --bin jetpool
 	TRACES="$(TRACES)" SEED="$(BENCH_SEED)" POLICY="$(BENCH_POLICY)" BIN=target/release/jetpool bash bench/policy.sh
+
+# The robustness matrix (bench/matrix.sh): SEEDS (default 1,2,3) and ONLY
+# (a regular expression on the suite's trace names) narrow it.
+bench-matrix:
+	cargo build --release --bin jetpool
+	TRACES="$(TRACES)" BIN=target/release/jetpool bash bench/matrix.sh

@@ -27,39 +27,11 @@ run() {
     order+=("$name")
 }
 
-# need FILE: true if the trace file exists, else says it is skipped.
-need() {
-    if [[ -r "$1" ]]; then
-        return 0
-    fi
-    echo "skipping: trace file $1 not found (set TRACES=... to its directory)" >&2
-    return 1
-}
-
-# Synthetic shapes: 2 s mean service, rates of 5-120/s: 10-240 agents.
-run step --trace step:low=10,high=50,at=10m,length=40m --service-time exp:2s
-run ramp --trace ramp:low=5,high=60,at=5m,rise=10m,hold=10m,length=40m --service-time exp:2s
-run diurnal --trace diurnal:low=5,high=60,period=1h,length=2h --service-time exp:2s
-run on-off --trace on-off:rate=40,on=5m,off=10m,length=1h --service-time exp:2s
-run flash-crowd --trace flash-crowd:base=5,peak=120,at=10m,rise=30s,decay=5m,length=40m --service-time exp:2s
-
-# The cut the repository ships (tests/data): ten minutes of Twitter at noon.
-run twitter-noon-600s --trace tests/data/twitter-2021-08-day1-noon-600s.txt --service-time exp:1s
-
-# Twitter, day 1 of August 2021 at 1 s resolution, unscaled: 5.5 M tasks,
-# 1 s mean service, 64 agents' worth of work on average, ~390 at the peak.
-tw="$TRACES/twitter-2021-08-per-second.txt"
-if need "$tw"; then
-    run twitter-day1 --trace "$tw" --length 1d --service-time exp:1s
-fi
-
-# Azure Functions 2019, 100 functions in one queue, one day unscaled:
-# 621 k invocations, service times from each function's percentiles.
-az="$TRACES/azure-functions-2019-100-invocations-per-minute.csv"
-azd="$TRACES/azure-functions-2019-100-durations.csv"
-if need "$az" && need "$azd"; then
-    run azure-functions-day --trace "$az" --trace-format azure-functions --durations "$azd"
-fi
+. "$(dirname "$0")/suite.sh"
+while IFS=$'\t' read -r name args; do
+    # shellcheck disable=SC2086 # the suite's arguments are words
+    run "$name" $args
+done < <(suite)
 
 end=$(date +%s.%N)
 secs=$(awk -v a="$begin" -v b="$end" 'BEGIN { printf "%.1f", b - a }')

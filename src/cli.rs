@@ -26,6 +26,10 @@ pub enum Command {
     /// Replay a workload trace through jetpool's policy and its peers' in
     /// virtual time.
     Simulate(crate::sim::SimulateArgs),
+    /// The robustness matrix: a suite of traces over cold starts, agent
+    /// concurrencies and seeds, jetpool against every peer, as a table and
+    /// a heat map.
+    Matrix(crate::sim::matrix::MatrixArgs),
     /// One line per pool of a running jetpool: desired, running, backlog,
     /// arrivals, override, guardrail and reason.
     Status(crate::inspect::StatusArgs),

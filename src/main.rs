@@ -8,6 +8,7 @@ fn main() -> std::process::ExitCode {
     let code = match cli.command {
         Command::Check(args) => jetpool::check::check(&args),
         Command::Simulate(args) => jetpool::sim::main(&args),
+        Command::Matrix(args) => jetpool::sim::matrix::main(&args),
         Command::Status(args) => jetpool::inspect::status(&args),
         Command::Explain(args) => jetpool::inspect::explain(&args),
         Command::Run(args) => runtime(|| jetpool::service::main(args)),

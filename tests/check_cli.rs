@@ -25,6 +25,7 @@ fn shipped_policies_pass() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     for file in [
+        "wait-slo.toml",
         "latency-sensitive.toml",
         "batch-scale-to-zero.toml",
         "business-hours.toml",
@@ -36,6 +37,12 @@ fn shipped_policies_pass() {
         assert!(listed, "{file} not listed as ok:\n{stdout}");
     }
     assert!(stdout.contains("pool(s) valid"), "{stdout}");
+    // A wait_slo pool says what it derives, at both ends of the cold start.
+    assert!(
+        stdout.contains("wait_slo 30s at 0.99: with the 2s cold start assumed until one is measured: target_wait 15.0s (standing queue); scale_down_delay 15.0s")
+            && stdout.contains("with a 60s cold start: no standing queue"),
+        "{stdout}"
+    );
 }
 
 /// A valid pool; each broken case changes one thing.

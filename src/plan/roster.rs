@@ -110,6 +110,11 @@ pub struct Member {
     /// When this process saw its start succeed (`None` for adopted
     /// containers): an exit soon after is a crash.
     pub started: Option<Timestamp>,
+    /// When its start was requested, until its first report: the cold
+    /// start is measured from create to first report, however long the
+    /// agent takes to load (a role may turn ready sooner, at
+    /// `stats_timeout`, so the measurement cannot hang on the role).
+    pub awaiting_report: Option<Timestamp>,
 }
 
 /// A start in flight: the container has no id yet.
@@ -217,29 +222,32 @@ impl Roster {
                     name: c.name.clone(),
                     role,
                     started: None,
+                    awaiting_report: None,
                 }
             });
+            if let (Some(r), Some(seen)) = (member.awaiting_report, report) {
+                events.push(Event::ColdStart {
+                    name: c.name.clone(),
+                    seconds: since(r, seen.at).as_secs_f64(),
+                });
+                member.awaiting_report = None;
+            }
             match (member.role, report) {
-                (Role::Starting { requested }, Some(seen)) => {
-                    member.role = Role::Ready;
-                    if let Some(r) = requested {
-                        events.push(Event::ColdStart {
-                            name: c.name.clone(),
-                            seconds: since(r, seen.at).as_secs_f64(),
-                        });
-                    }
-                }
+                (Role::Starting { .. }, Some(_)) => member.role = Role::Ready,
                 (Role::Starting { requested }, None)
                     if c.phase == Phase::Running
                         && (!speaks
                             || since(member.started.unwrap_or(self.since), now)
                                 >= agents.stats_timeout) =>
                 {
-                    // An agent that does not speak the protocol (none of
-                    // the pool's does, or it never reported): its cold
-                    // start is the start itself.
                     member.role = Role::Ready;
-                    if let (Some(r), Some(s)) = (requested, member.started) {
+                    // In a pool none of whose agents has reported yet, the
+                    // start itself is the only cold start there is to
+                    // measure. An agent of a pool that speaks keeps
+                    // waiting for its first report, which measures its
+                    // load time too (a model load of a minute is the cold
+                    // start that matters).
+                    if !speaks && let (Some(r), Some(s)) = (requested, member.started) {
                         events.push(Event::ColdStart {
                             name: c.name.clone(),
                             seconds: since(r, s).as_secs_f64(),

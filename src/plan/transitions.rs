@@ -127,6 +127,7 @@ impl Roster {
                                 name,
                                 role,
                                 started: Some(now),
+                                awaiting_report: Some(p.requested),
                             },
                         );
                     }

@@ -11,12 +11,16 @@
 //!   and Nomad.
 //! - [`report`] and [`plot`]: tables, JSON, Markdown and plots.
 //! - [`load`] and [`run`]: the trace and the runs of one command line.
+//! - [`matrix`] and [`heatmap`]: `jetpool matrix`, the suite over cold
+//!   starts, concurrencies and seeds, as a table and a heat map.
 
 pub mod controller;
 pub mod dist;
 pub mod engine;
+pub mod heatmap;
 pub mod jetpool;
 pub mod load;
+pub mod matrix;
 pub mod peers;
 pub mod plot;
 pub mod report;

@@ -42,7 +42,7 @@ pub struct Figure {
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
-fn register_font() {
+pub(super) fn register_font() {
     REGISTER.call_once(|| {
         // The bundled file is a valid TrueType font; should registration
         // ever fail, text is simply not drawn in PNGs.

@@ -183,8 +183,25 @@ pub fn offered_load(trace: &Trace, concurrency: u32) -> Vec<f32> {
     v.into_iter().map(|x| (x / div) as f32).collect()
 }
 
-/// The whole command.
-pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
+/// One command line's runs: the trace, the header describing the world,
+/// and every named policy's results.
+pub struct Case {
+    /// The trace and what it came from.
+    pub loaded: super::load::Loaded,
+    /// The world and policies, in two lines.
+    pub header: String,
+    /// One entry per policy, in the order of `--compare`.
+    pub rows: Vec<Result1>,
+    /// Time to read or build the trace.
+    pub loaded_in: std::time::Duration,
+    /// Time for the whole case.
+    pub elapsed: std::time::Duration,
+    /// Worker threads used.
+    pub threads: usize,
+}
+
+/// Loads the trace of `args` and runs every named policy on it.
+pub fn run_case(args: &SimulateArgs) -> Result<Case, Error> {
     let started = Instant::now();
     if args.concurrency == 0 {
         return Err(Error::Usage("--concurrency must be at least 1".into()));
@@ -225,7 +242,6 @@ pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
     let loaded_in = started.elapsed();
     let rows = run_all(tr, &world, &policy, &ctx, &names, slo, threads);
     let elapsed = started.elapsed();
-
     let header = format!(
         "trace {}: {n} tasks over {:.0}s; {}; mean service {:.3}s; cold start {cold}; concurrency {}; SLO {}s; scale-in {:?} (grace {}s, AckWait {}s); seed {}\n{policy_note}; tuned peers' lag per replica L = {}",
         tr.name,
@@ -240,6 +256,28 @@ pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
         args.seed,
         ctx.lag_threshold(),
     );
+    Ok(Case {
+        loaded,
+        header,
+        rows,
+        loaded_in,
+        elapsed,
+        threads,
+    })
+}
+
+/// The whole command.
+pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
+    let Case {
+        loaded,
+        header,
+        rows,
+        loaded_in,
+        elapsed,
+        threads,
+    } = run_case(args)?;
+    let tr = &loaded.trace;
+    let n = tr.tasks.len();
     eprintln!("{header}");
     eprintln!(
         "simulated {} policies on {n} tasks in {:.2}s (trace ready in {:.2}s, {threads} threads)",

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The robustness matrix: every trace of the suite (bench/suite.sh) x cold
+# start {the measured lognormal, 5 s, 20 s, 60 s} x agent concurrency
+# {1, 4, 16} x seeds, jetpool configured with `wait_slo` only against every
+# peer in its default and tuned variants. Writes bench/results/matrix.md
+# and bench/results/matrix.svg. See bench/README.md.
+set -euo pipefail
+
+BIN=${BIN:-target/release/jetpool}
+TRACES=${TRACES:-../shared/data/traces}
+SEEDS=${SEEDS:-1,2,3}
+OUT=${OUT:-bench/results}
+POLICY=${POLICY:-bench/policies/wait-slo-30s.toml}
+# Which suite traces to run (a regular expression on the names; all by default).
+ONLY=${ONLY:-.}
+mkdir -p "$OUT"
+. "$(dirname "$0")/suite.sh"
+
+cases=()
+while IFS=$'\t' read -r name args; do
+    [[ "$name" =~ $ONLY ]] && cases+=(--case "$name=$args")
+done < <(suite)
+
+"$BIN" matrix "${cases[@]}" \
+    --cold-start lognormal:300ms,0.12 --cold-start const:5s \
+    --cold-start const:20s --cold-start const:60s \
+    --concurrency 1,4,16 --seeds "$SEEDS" --policy "$POLICY" --slo 30s \
+    --markdown "$OUT/matrix.md" --heatmap "$OUT/matrix.svg" 2> "$OUT/matrix.log"
+grep -E '^\*\*|cells pass' "$OUT/matrix.md" | head -1
+awk -F' \\| ' 'NR > 1 && /FAIL/ { print "  " $0 }' "$OUT/matrix.log" | head -40
