@@ -35,6 +35,11 @@ pub fn control_subject(pool: &str, id: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentState {
+    /// Running, not fetching yet: still connecting or loading (a model, a
+    /// cache). Optional: it tells jetpool the agent's capacity before the
+    /// agent can work; its cold start lasts until a report in any other
+    /// state.
+    Starting,
     /// Fetching, nothing in flight.
     Ready,
     /// Fetching, working on at least one task.

@@ -1,5 +1,5 @@
-//! The agent's side of the protocol: its mode (standby, active, draining,
-//! drained), the stats it publishes, and the control requests it answers.
+//! The agent's side of the protocol: its mode (starting, standby, active,
+//! draining, drained), the stats it publishes, and the control requests it answers.
 //! The fetch loop reads the mode; everything else only changes it.
 
 use std::sync::Arc;
@@ -16,6 +16,8 @@ use crate::protocol::{self, AgentState, Command, Control, Reply, Stats};
 /// What the agent is allowed to do right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Connected, looking up its consumer: not fetching yet.
+    Starting,
     /// Connected, not fetching, waiting for `activate`.
     Standby,
     /// Fetching tasks.
@@ -43,6 +45,7 @@ pub struct Identity {
 /// The state the agent reports for `mode` and its load.
 pub fn state_of(mode: Mode, in_flight: u64) -> AgentState {
     match mode {
+        Mode::Starting => AgentState::Starting,
         Mode::Standby => AgentState::Standby,
         Mode::Active if in_flight > 0 => AgentState::Busy,
         Mode::Active => AgentState::Ready,
@@ -150,14 +153,15 @@ fn refuse(mode: &watch::Sender<Mode>, c: &Counters, why: String) -> Reply {
 pub fn apply(mode: &watch::Sender<Mode>, command: Command, c: &Counters) -> Reply {
     let before = *mode.borrow();
     let (next, error) = match (command, before) {
-        (Command::Drain, Mode::Active | Mode::Standby) => {
+        (Command::Drain, Mode::Active | Mode::Standby | Mode::Starting) => {
             (Mode::Draining { resumable: true }, None)
         }
         (Command::Drain, m @ (Mode::Draining { .. } | Mode::Drained)) => (m, None),
         (Command::Resume, Mode::Draining { resumable: true }) => (Mode::Active, None),
-        (Command::Resume, Mode::Active) => (Mode::Active, None),
+        (Command::Resume, m @ (Mode::Active | Mode::Starting)) => (m, None),
         (Command::Resume, m) => (m, Some("cannot resume: shutting down")),
         (Command::Activate, Mode::Standby | Mode::Active) => (Mode::Active, None),
+        (Command::Activate, Mode::Starting) => (Mode::Starting, None),
         (Command::Activate, m) => (m, Some("cannot activate: draining")),
     };
     if next != before {

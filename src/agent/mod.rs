@@ -176,10 +176,12 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<Summary> {
     let counters = Arc::new(Counters::default());
+    // Until the consumer is found the agent reports `starting`: jetpool
+    // learns its capacity at once and measures its cold start to `ready`.
     let initial = if args.standby {
         Mode::Standby
     } else {
-        Mode::Active
+        Mode::Starting
     };
     // One mode, changed by the control requests and SIGTERM, read by the
     // fetch loop and the stats publisher.
@@ -233,6 +235,13 @@ pub async fn run(
             return Ok(Summary { completed: 0, failed: 0 });
         }
     };
+    mode_tx.send_if_modified(|m| {
+        let starting = *m == Mode::Starting;
+        if starting {
+            *m = Mode::Active;
+        }
+        starting
+    });
     let ack_wait = consumer.cached_info().config.ack_wait;
     info!(stream = %args.stream, consumer = %args.consumer, concurrency = args.concurrency,
           id = args.id.as_deref().unwrap_or("-"), standby = args.standby, "agent started");
@@ -312,7 +321,7 @@ impl FetchLoop {
             let mode = *self.mode.borrow_and_update();
             match mode {
                 Mode::Active => {}
-                Mode::Standby => {
+                Mode::Standby | Mode::Starting => {
                     if self.mode.changed().await.is_err() {
                         return;
                     }

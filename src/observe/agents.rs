@@ -81,6 +81,17 @@ impl AgentRegistry {
         self.baseline.retain(|id, _| keep(id));
     }
 
+    /// Mean capacity of the agents with a fresh report that gives one,
+    /// whatever their state.
+    pub fn slots_per_agent(&self, now: Timestamp, within: Duration) -> Option<f64> {
+        let (n, sum) = self
+            .agents
+            .values()
+            .filter(|s| s.stats.capacity > 0 && crate::clock::since(s.at, now) <= within)
+            .fold((0u32, 0u64), |(n, sum), s| (n + 1, sum + s.stats.capacity));
+        (n > 0).then(|| sum as f64 / f64::from(n))
+    }
+
     /// Sums the reports of the agents named in `working`, and takes the
     /// completions since the last call. `None` unless every one of them has
     /// a fresh report: partial sums would undercount, and the consumer's

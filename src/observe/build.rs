@@ -8,7 +8,8 @@
 //! stopping), and only when every one of them has a fresh report: a
 //! partial sum would undercount, and the consumer's own numbers are the
 //! better source then. Completions are counted from every report,
-//! draining agents' included.
+//! draining agents' included; so are the slots per agent, from every fresh
+//! report in any state.
 
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ pub fn observation<'a>(
         consumer: tick.consumer,
         failure: tick.failure,
         agents,
+        slots_per_agent: reports.slots_per_agent(now, fresh_within),
         replicas: tick.replicas,
         cold_start_s: tick.cold_start_s,
         budget: tick.budget,

@@ -225,7 +225,9 @@ impl Roster {
                     awaiting_report: None,
                 }
             });
-            if let (Some(r), Some(seen)) = (member.awaiting_report, report) {
+            // A `starting` report says the agent runs, not that it works.
+            let working = report.filter(|s| s.stats.state != AgentState::Starting);
+            if let (Some(r), Some(seen)) = (member.awaiting_report, working) {
                 events.push(Event::ColdStart {
                     name: c.name.clone(),
                     seconds: since(r, seen.at).as_secs_f64(),
@@ -233,7 +235,10 @@ impl Roster {
                 member.awaiting_report = None;
             }
             match (member.role, report) {
-                (Role::Starting { .. }, Some(_)) => member.role = Role::Ready,
+                (Role::Starting { .. }, Some(s)) if s.stats.state != AgentState::Starting => {
+                    member.role = Role::Ready
+                }
+                (Role::Starting { .. }, Some(_)) => {}
                 (Role::Starting { requested }, None)
                     if c.phase == Phase::Running
                         && (!speaks
@@ -353,6 +358,7 @@ fn adopted_role(
         return Role::Starting { requested: None };
     }
     match report.map(|s| (s.state, s.in_flight)) {
+        Some((AgentState::Starting, _)) => Role::Starting { requested: None },
         Some((AgentState::Standby, _)) => Role::Standby,
         // A drain the previous jetpool began: finish it, with a deadline
         // counted from now (the old one is unknown).

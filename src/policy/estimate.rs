@@ -83,9 +83,9 @@ pub struct Estimator {
     completed_total: f64,
     /// Smoothed cold start, seconds.
     cold_start_s: Option<f64>,
-    /// Slots per agent from the agents' last complete report (reported
-    /// capacity over reporting agents). Capacity is how an agent was
-    /// started, not a noisy rate, so the latest value is the estimate.
+    /// Slots per agent from the agents' latest reports. Capacity is how an
+    /// agent was started, not a noisy rate, so the latest value is the
+    /// estimate.
     capacity_per_agent: Option<f64>,
     /// Tasks that arrived between the last two snapshots (`None` before
     /// there are two): zero is one of the signs of an idle pool.
@@ -93,6 +93,14 @@ pub struct Estimator {
 }
 
 impl Estimator {
+    /// Takes the agents' reported slots per agent (see
+    /// [`Observation::slots_per_agent`](super::Observation)).
+    pub fn note_slots(&mut self, slots: Option<f64>) {
+        if let Some(k) = slots.filter(|k| k.is_finite() && *k >= 1.0) {
+            self.capacity_per_agent = Some(k);
+        }
+    }
+
     /// Folds in a consumer snapshot (ignored if it is not newer than the
     /// previous one) and optional agent reports.
     pub fn update(
@@ -106,9 +114,6 @@ impl Estimator {
                 Some(prev) => prev + 0.3 * (c - prev),
                 None => c,
             });
-        }
-        if let Some(a) = agents.filter(|a| a.reporting > 0 && a.capacity > 0) {
-            self.capacity_per_agent = Some(a.capacity as f64 / f64::from(a.reporting));
         }
         let Some(prev) = self.prev else {
             self.prev = Some(*stats);
@@ -260,20 +265,14 @@ mod tests {
         let mut e = Estimator::default();
         let c = ConsumerStats::default();
         assert_eq!(e.estimates(1, Some(1.0), 0.0).concurrency, 1.0);
-        let a = AgentStats {
-            at: c.at,
-            reporting: 3,
-            in_flight: 0,
-            capacity: 12,
-            completed_delta: 0,
-        };
-        e.update(&c, Some(&a), None);
+        e.note_slots(Some(4.0));
+        e.update(&c, None, None);
         let est = e.estimates(1, Some(1.0), 0.0);
         assert!(est.concurrency_measured);
         assert_eq!(est.concurrency, 4.0);
         assert_eq!(est.per_agent_rate, 4.0);
         // Agents that stop reporting leave the last measurement in place.
-        e.update(&c, None, None);
+        e.note_slots(None);
         assert_eq!(e.estimates(2, Some(1.0), 0.0).concurrency, 4.0);
     }
 }

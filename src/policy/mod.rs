@@ -105,6 +105,7 @@ pub struct PoolState {
 impl PoolState {
     /// Folds a new consumer snapshot into the estimates and the idle clock.
     fn fold(&mut self, obs: &Observation) {
+        self.estimator.note_slots(obs.slots_per_agent);
         let Some(c) = &obs.consumer else { return };
         if self.estimator.last_at().is_some_and(|t| c.at <= t) {
             return;

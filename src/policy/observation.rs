@@ -88,6 +88,10 @@ pub struct Observation {
     pub failure: Option<String>,
     /// Aggregated agent reports, when agents speak the protocol.
     pub agents: Option<AgentStats>,
+    /// Tasks one agent holds at once, from the fresh reports of every
+    /// agent in any state (a `starting` agent's included, so it is known
+    /// before the first agent works); `None` without reports.
+    pub slots_per_agent: Option<f64>,
     /// What runs now.
     pub replicas: Replicas,
     /// Measured time from container create to a ready agent, when known.

@@ -25,8 +25,11 @@ impl Sim<'_> {
             .enumerate()
             .filter(|(_, a)| a.state != State::Stopped && !a.name.is_empty())
             .map(|(i, a)| {
+                // A starting agent reports `starting` (with its capacity)
+                // as the reference agent does from the moment it runs.
                 let state = match a.state {
-                    State::Starting | State::Exited | State::Stopped => None,
+                    State::Starting => Some(AgentState::Starting),
+                    State::Exited | State::Stopped => None,
                     State::Standby => Some(AgentState::Standby),
                     State::Leaving => Some(AgentState::Draining),
                     State::Ready if a.work.is_empty() => Some(AgentState::Ready),
