@@ -8,11 +8,11 @@
 #
 # TRACES points at the public traces (default ../shared/data/traces, relative
 # to the repository root); a missing trace file is skipped with a message.
-# BENCH_POLICY is jetpool's policy file (default: set for the suite's 30 s SLO).
+# BENCH_POLICY is jetpool's policy file (default: `wait_slo = "30s"` alone).
 
 TRACES ?= ../shared/data/traces
 BENCH_SEED ?= 1
-BENCH_POLICY ?= bench/policies/slo-30s.toml
+BENCH_POLICY ?= bench/policies/wait-slo-30s.toml
 
 .PHONY: bench-policy bench-matrix
 bench-policy:

@@ -9,6 +9,9 @@ set -euo pipefail
 BIN=${BIN:-target/release/jetpool}
 TRACES=${TRACES:-../shared/data/traces}
 SEEDS=${SEEDS:-1,2,3}
+# The day-long traces (millions of tasks, seconds per cell) run these seeds.
+LONG_SEEDS=${LONG_SEEDS:-1}
+LONG='^(twitter-day1|azure-functions-day)$'
 OUT=${OUT:-bench/results}
 POLICY=${POLICY:-bench/policies/wait-slo-30s.toml}
 # Which suite traces to run (a regular expression on the names; all by default).
@@ -18,7 +21,12 @@ mkdir -p "$OUT"
 
 cases=()
 while IFS=$'\t' read -r name args; do
-    [[ "$name" =~ $ONLY ]] && cases+=(--case "$name=$args")
+    [[ "$name" =~ $ONLY ]] || continue
+    if [[ "$name" =~ $LONG ]]; then
+        cases+=(--case "$name:$LONG_SEEDS=$args")
+    else
+        cases+=(--case "$name=$args")
+    fi
 done < <(suite)
 
 "$BIN" matrix "${cases[@]}" \

@@ -9,6 +9,7 @@
 //! until jetpool activates it.
 
 mod control;
+mod lookup;
 mod worker;
 
 use std::sync::Arc;
@@ -22,9 +23,10 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 pub use control::{Identity, Mode};
+use lookup::consumer;
 pub use worker::Work;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::nats::NatsArgs;
 
 /// How long one pull request waits on the server for messages: short, so a
@@ -138,32 +140,6 @@ pub async fn main(args: AgentArgs) -> i32 {
         Err(e) => {
             eprintln!("error: {e}");
             1
-        }
-    }
-}
-
-/// Looks up the consumer, waiting (up to `patience`) for it to be created:
-/// an agent may start before its consumer exists.
-async fn consumer(
-    js: &jetstream::Context,
-    stream: &str,
-    name: &str,
-    patience: Duration,
-) -> Result<PullConsumer> {
-    let deadline = tokio::time::Instant::now() + patience;
-    loop {
-        match js.get_consumer_from_stream(name, stream).await {
-            Ok(c) => return Ok(c),
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(Error::JetStream {
-                    op: "get consumer",
-                    reason: format!("{stream}/{name}: {e}"),
-                });
-            }
-            Err(e) => {
-                debug!(error = %e, "consumer not ready yet");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
         }
     }
 }

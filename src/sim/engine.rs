@@ -16,7 +16,6 @@
 //! - A lost task is redelivered AckWait after the kill: agents extend the
 //!   ack deadline (`+WPI`) while they work, so the timer runs from the kill.
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
 use rand::SeedableRng;
@@ -95,31 +94,6 @@ enum Kind {
     Ready { agent: u32 },
     Kill { agent: u32 },
     Redeliver { task: u32 },
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Ev {
-    t: f64,
-    seq: u64,
-    kind: Kind,
-}
-
-impl PartialEq for Ev {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Ev {}
-impl PartialOrd for Ev {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Ev {
-    /// Reversed, so the std max-heap pops the earliest event first.
-    fn cmp(&self, o: &Self) -> Ordering {
-        o.t.total_cmp(&self.t).then(o.seq.cmp(&self.seq))
-    }
 }
 
 /// Runs `ctl` over `tasks` in `world`.
@@ -403,10 +377,12 @@ impl<'a> Sim<'a> {
     }
 }
 
+mod event;
 mod outcome;
 mod planned;
 mod scale;
 
+use event::Ev;
 pub use outcome::Outcome;
 
 #[cfg(test)]
