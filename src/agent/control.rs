@@ -206,4 +206,18 @@ mod tests {
         let _ = tx.send(Mode::Drained);
         assert!(!apply(&tx, Command::Activate, &c).ok);
     }
+
+    #[test]
+    fn a_starting_agent_reports_starting_and_can_be_drained() {
+        let (tx, _rx) = watch::channel(Mode::Starting);
+        let c = Counters::default();
+        // Resume and activate leave it starting: it fetches once it can.
+        let r = apply(&tx, Command::Activate, &c);
+        assert!(r.ok);
+        assert_eq!(r.state, AgentState::Starting);
+        assert_eq!(apply(&tx, Command::Resume, &c).state, AgentState::Starting);
+        // A drain before it works ends it with nothing to finish.
+        assert!(apply(&tx, Command::Drain, &c).ok);
+        assert_eq!(*tx.borrow(), Mode::Draining { resumable: true });
+    }
 }

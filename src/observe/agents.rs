@@ -224,4 +224,27 @@ mod tests {
             "stale reports do not count"
         );
     }
+
+    #[test]
+    fn slots_per_agent_counts_every_fresh_report_starting_ones_too() {
+        let mut r = AgentRegistry::default();
+        let now = Timestamp::UNIX_EPOCH;
+        let within = Duration::from_secs(5);
+        assert_eq!(r.slots_per_agent(now, within), None);
+        let starting = Stats {
+            state: AgentState::Starting,
+            capacity: 16,
+            ..report("s", 0, 0)
+        };
+        r.record(starting, now);
+        assert_eq!(r.slots_per_agent(now, within), Some(16.0));
+        r.record(report("a", 1, 0), now);
+        assert_eq!(r.slots_per_agent(now, within), Some(10.0));
+        let later = after(now, Duration::from_secs(10));
+        assert_eq!(
+            r.slots_per_agent(later, within),
+            None,
+            "stale reports do not count"
+        );
+    }
 }

@@ -197,3 +197,73 @@ fn a_starting_agent_becomes_ready_at_its_first_report_with_its_cold_start() {
     );
     assert_eq!(w.role("new-0"), Role::Ready);
 }
+
+#[test]
+fn a_long_load_is_measured_to_the_first_working_report() {
+    // A pool that speaks; a new agent reports `starting` while it loads
+    // for a minute: it stays starting, and its cold start ends at `ready`.
+    let mut w = World::new()
+        .container("old", 0)
+        .report("old", AgentState::Ready, 0);
+    assert_eq!(w.step(2), [Action::Start { standby: false }]);
+    w.fold(Outcome::Started {
+        name: "new-0".into(),
+        result: Ok(id("new-0")),
+    });
+    w = w
+        .container("new-0", 1)
+        .report("new-0", AgentState::Starting, 0);
+    assert!(
+        w.sync()
+            .iter()
+            .all(|e| !matches!(e, Event::ColdStart { .. }))
+    );
+    w.advance_reporting(60);
+    assert!(
+        w.sync()
+            .iter()
+            .all(|e| !matches!(e, Event::ColdStart { .. }))
+    );
+    assert!(matches!(w.role("new-0"), Role::Starting { .. }));
+    w = w.report("new-0", AgentState::Ready, 0);
+    let events = w.sync();
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::ColdStart { seconds, .. } if (*seconds - 60.0).abs() < 1e-9)
+        ),
+        "{events:?}"
+    );
+    assert_eq!(w.role("new-0"), Role::Ready);
+}
+
+#[test]
+fn a_silent_start_past_stats_timeout_is_ready_but_measured_at_its_first_report() {
+    // A pool that speaks; a new agent says nothing for stats_timeout: it
+    // counts as ready then (it may never speak), but no cold start of zero
+    // is recorded: its first report, when it comes, measures it.
+    let mut w = World::new()
+        .container("old", 0)
+        .report("old", AgentState::Ready, 0);
+    assert_eq!(w.step(2), [Action::Start { standby: false }]);
+    w.fold(Outcome::Started {
+        name: "new-0".into(),
+        result: Ok(id("new-0")),
+    });
+    w = w.container("new-0", 1);
+    w.advance_reporting(20);
+    assert!(
+        w.sync()
+            .iter()
+            .all(|e| !matches!(e, Event::ColdStart { .. }))
+    );
+    assert_eq!(w.role("new-0"), Role::Ready);
+    w.advance_reporting(25);
+    w = w.report("new-0", AgentState::Ready, 0);
+    let events = w.sync();
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::ColdStart { seconds, .. } if (*seconds - 45.0).abs() < 1e-9)
+        ),
+        "{events:?}"
+    );
+}
