@@ -178,6 +178,7 @@ async fn reported_capacity_sizes_the_pool_without_a_concurrency_key() {
     .await;
     let (mut sum1, mut sum4, mut n) = (0.0, 0.0, 0.0);
     let mut slots = None;
+    let mut measured_capacity = None;
     while t0.elapsed() < Duration::from_secs(70) {
         let body = svc.metrics().await;
         if let (Some(a), Some(b)) = (
@@ -187,6 +188,10 @@ async fn reported_capacity_sizes_the_pool_without_a_concurrency_key() {
             sum1 += a;
             sum4 += b;
             n += 1.0;
+        }
+        let capacity = metric_value(&body, "jetpool_pool_agent_capacity_tasks", &four);
+        if capacity.is_some() {
+            measured_capacity = capacity;
         }
         let st = svc.status().await;
         slots = st["pools"].as_array().and_then(|p| {
@@ -204,6 +209,11 @@ async fn reported_capacity_sizes_the_pool_without_a_concurrency_key() {
         "settled: {a1:.1} agents of 1 slot, {a4:.1} agents of 4 slots; 4 x {a4:.1} / {a1:.1} = {ratio:.2}"
     );
     assert_eq!(slots, Some(4.0), "the pool of 4-slot agents measured k = 4");
+    assert_eq!(
+        measured_capacity,
+        Some(4.0),
+        "jetpool_pool_agent_capacity_tasks shows the measured k"
+    );
     assert!(
         (0.8..=1.2).contains(&ratio),
         "agents of 4 slots settle at a quarter of agents of 1 slot within 20%: {a4:.1} vs {a1:.1}"

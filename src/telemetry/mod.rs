@@ -115,6 +115,14 @@ fn describe() {
         "Estimated time to process one task."
     );
     describe_gauge!(
+        "jetpool_pool_agent_capacity_tasks",
+        "Tasks one agent holds at once: the agents' reported capacity, else the policy's concurrency."
+    );
+    describe_gauge!(
+        "jetpool_pool_cold_start_seconds",
+        "Cold start in force: measured from container create to the agent's first working report, else the policy's hint."
+    );
+    describe_gauge!(
         "jetpool_pool_metrics_staleness_seconds",
         Unit::Seconds,
         "Age of the consumer metrics the last decision used."
@@ -283,6 +291,8 @@ pub fn record_decision(
     gauge!("jetpool_pool_agent_throughput_tasks_per_second", "pool" => p.clone())
         .set(e.per_agent_rate);
     gauge!("jetpool_pool_service_time_seconds", "pool" => p.clone()).set(e.service_time_s);
+    gauge!("jetpool_pool_agent_capacity_tasks", "pool" => p.clone()).set(e.concurrency);
+    gauge!("jetpool_pool_cold_start_seconds", "pool" => p.clone()).set(e.horizon_s);
     // An infinite age (never read) is exported as -1: Prometheus accepts
     // +Inf, but dashboards and alerts handle a sentinel more predictably.
     let age = if d.staleness_s.is_finite() {
