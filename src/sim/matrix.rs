@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use super::report::{BAR, Row, is_peer};
+use super::report::{BAR, Row, cheapest_meeting, is_peer};
 use super::run::run_case;
 use super::{Error, SimulateArgs};
 
@@ -124,12 +124,10 @@ impl Cell {
 /// Judges one cell from its rows.
 pub fn judge(rows: &[Row]) -> Option<(Row, Option<Row>, Option<Row>, Verdict)> {
     let jp = rows.iter().find(|r| r.policy == "jetpool")?.clone();
-    let peers = || rows.iter().filter(|r| is_peer(&r.policy));
-    let cheapest = peers()
-        .filter(|r| r.slo_attainment >= BAR)
-        .min_by(|a, b| a.agent_seconds.total_cmp(&b.agent_seconds))
-        .cloned();
-    let top = peers()
+    let cheapest = cheapest_meeting(rows).cloned();
+    let top = rows
+        .iter()
+        .filter(|r| is_peer(&r.policy))
         .max_by(|a, b| a.slo_attainment.total_cmp(&b.slo_attainment))
         .cloned();
     let meets = jp.slo_attainment >= BAR;

@@ -186,16 +186,19 @@ pub fn verdict(rows: &[(Row, Extra)]) -> Option<String> {
 /// The header of the headline table [`headline_row`] writes rows of.
 pub const HEADLINE_HEAD: &str = "| trace | tasks | bound agent-h | jetpool SLO met | jetpool p99 wait s | jetpool cost x | cheapest peer meeting 99% (cost x) | verdict | jetpool defaults: SLO met, cost x |\n|---|---|---|---|---|---|---|---|---|\n";
 
+/// The peer meeting the SLO bar with the least agent time, if any.
+pub fn cheapest_meeting<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Option<&'a Row> {
+    rows.into_iter()
+        .filter(|r| is_peer(&r.policy) && r.slo_attainment >= BAR)
+        .min_by(|a, b| a.agent_seconds.total_cmp(&b.agent_seconds))
+}
+
 /// One headline row: jetpool against the cheapest peer meeting the bar,
 /// and jetpool with its built-in defaults if that row was run. Costs have
 /// four decimals: near the bound, the policies differ in the third.
 pub fn headline_row(rows: &[(Row, Extra)]) -> Option<String> {
     let jp = &rows.iter().find(|r| r.0.policy == "jetpool")?.0;
-    let best = rows
-        .iter()
-        .map(|r| &r.0)
-        .filter(|r| is_peer(&r.policy) && r.slo_attainment >= BAR)
-        .min_by(|a, b| a.agent_seconds.total_cmp(&b.agent_seconds));
+    let best = cheapest_meeting(rows.iter().map(|r| &r.0));
     let defaults = rows
         .iter()
         .find(|r| r.0.policy == JETPOOL_DEFAULT)

@@ -173,26 +173,15 @@ fn a_restarted_jetpool_adopts_what_runs_and_finishes_drains() {
 
 #[test]
 fn a_starting_agent_becomes_ready_at_its_first_report_with_its_cold_start() {
-    // A pool whose agents speak the protocol: one already reports.
-    let mut w = World::new()
-        .container("old", 0)
-        .report("old", AgentState::Ready, 0);
-    assert_eq!(w.step(2), [Action::Start { standby: false }]);
-    w.advance(1);
-    w.fold(Outcome::Started {
-        name: "new-0".into(),
-        result: Ok(id("new-0")),
-    });
-    w = w.container("new-0", 1);
+    let mut w = new_agent_beside_a_reporting_one(1);
     assert_eq!(w.plan(2), []);
     assert!(matches!(w.role("new-0"), Role::Starting { .. }));
     w.advance_reporting(2);
     w = w.report("new-0", AgentState::Ready, 0);
     let events = w.sync();
+    let measured = cold_start(&events);
     assert!(
-        events.iter().any(
-            |e| matches!(e, Event::ColdStart { seconds, .. } if (*seconds - 3.0).abs() < 1e-9)
-        ),
+        measured.is_some_and(|c| (c - 3.0).abs() < 1e-9),
         "{events:?}"
     );
     assert_eq!(w.role("new-0"), Role::Ready);
@@ -202,35 +191,16 @@ fn a_starting_agent_becomes_ready_at_its_first_report_with_its_cold_start() {
 fn a_long_load_is_measured_to_the_first_working_report() {
     // A pool that speaks; a new agent reports `starting` while it loads
     // for a minute: it stays starting, and its cold start ends at `ready`.
-    let mut w = World::new()
-        .container("old", 0)
-        .report("old", AgentState::Ready, 0);
-    assert_eq!(w.step(2), [Action::Start { standby: false }]);
-    w.fold(Outcome::Started {
-        name: "new-0".into(),
-        result: Ok(id("new-0")),
-    });
-    w = w
-        .container("new-0", 1)
-        .report("new-0", AgentState::Starting, 0);
-    assert!(
-        w.sync()
-            .iter()
-            .all(|e| !matches!(e, Event::ColdStart { .. }))
-    );
+    let mut w = new_agent_beside_a_reporting_one(0).report("new-0", AgentState::Starting, 0);
+    assert_eq!(cold_start(&w.sync()), None);
     w.advance_reporting(60);
-    assert!(
-        w.sync()
-            .iter()
-            .all(|e| !matches!(e, Event::ColdStart { .. }))
-    );
+    assert_eq!(cold_start(&w.sync()), None);
     assert!(matches!(w.role("new-0"), Role::Starting { .. }));
     w = w.report("new-0", AgentState::Ready, 0);
     let events = w.sync();
+    let measured = cold_start(&events);
     assert!(
-        events.iter().any(
-            |e| matches!(e, Event::ColdStart { seconds, .. } if (*seconds - 60.0).abs() < 1e-9)
-        ),
+        measured.is_some_and(|c| (c - 60.0).abs() < 1e-9),
         "{events:?}"
     );
     assert_eq!(w.role("new-0"), Role::Ready);
@@ -241,29 +211,40 @@ fn a_silent_start_past_stats_timeout_is_ready_but_measured_at_its_first_report()
     // A pool that speaks; a new agent says nothing for stats_timeout: it
     // counts as ready then (it may never speak), but no cold start of zero
     // is recorded: its first report, when it comes, measures it.
-    let mut w = World::new()
-        .container("old", 0)
-        .report("old", AgentState::Ready, 0);
-    assert_eq!(w.step(2), [Action::Start { standby: false }]);
-    w.fold(Outcome::Started {
-        name: "new-0".into(),
-        result: Ok(id("new-0")),
-    });
-    w = w.container("new-0", 1);
+    let mut w = new_agent_beside_a_reporting_one(0);
     w.advance_reporting(20);
-    assert!(
-        w.sync()
-            .iter()
-            .all(|e| !matches!(e, Event::ColdStart { .. }))
-    );
+    assert_eq!(cold_start(&w.sync()), None);
     assert_eq!(w.role("new-0"), Role::Ready);
     w.advance_reporting(25);
     w = w.report("new-0", AgentState::Ready, 0);
     let events = w.sync();
+    let measured = cold_start(&events);
     assert!(
-        events.iter().any(
-            |e| matches!(e, Event::ColdStart { seconds, .. } if (*seconds - 45.0).abs() < 1e-9)
-        ),
+        measured.is_some_and(|c| (c - 45.0).abs() < 1e-9),
         "{events:?}"
     );
+}
+
+/// A pool whose agents speak the protocol (one already reports) that
+/// started `new-0`, its start folded `delay` seconds after it was asked
+/// for, and the engine listing it.
+fn new_agent_beside_a_reporting_one(delay: u64) -> World {
+    let mut w = World::new()
+        .container("old", 0)
+        .report("old", AgentState::Ready, 0);
+    assert_eq!(w.step(2), [Action::Start { standby: false }]);
+    w.advance(delay);
+    w.fold(Outcome::Started {
+        name: "new-0".into(),
+        result: Ok(id("new-0")),
+    });
+    w.container("new-0", 1)
+}
+
+/// The cold start measured among `events`, if one was.
+fn cold_start(events: &[Event]) -> Option<f64> {
+    events.iter().find_map(|e| match e {
+        Event::ColdStart { seconds, .. } => Some(*seconds),
+        _ => None,
+    })
 }
