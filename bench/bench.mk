@@ -24,3 +24,9 @@ bench-policy:
 bench-matrix:
 	cargo build --release --bin jetpool
 	TRACES="$(TRACES)" BIN=target/release/jetpool bash bench/matrix.sh
+
+# Live reaction and overhead against a real nats-server and the local
+# Docker engine (tests/bench_live.rs): bench/results/live.md.
+.PHONY: bench-live
+bench-live: deps image
+	JETPOOL_IMAGE=$(IMAGE) cargo test --release --test bench_live -- --ignored --nocapture

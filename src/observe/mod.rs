@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::ConsumerInfoErrorKind};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use jiff::Timestamp;
+use tokio::sync::watch;
 use tracing::debug;
 
 use crate::policy::ConsumerStats;
@@ -53,6 +56,14 @@ impl ObserveError {
 pub trait MetricsSource: Send + Sync + 'static {
     /// Reads the consumer once.
     fn read(&self) -> impl Future<Output = Result<ConsumerStats, ObserveError>> + Send;
+
+    /// A signal for each arrival that is news under the loop's latest
+    /// [`Expectation`] ([`wake`]). The default never fires: the tick alone
+    /// decides.
+    fn arrivals(&self, expect: watch::Receiver<Expectation>, pool: &str) -> BoxStream<'static, ()> {
+        let _ = (expect, pool);
+        futures::stream::pending().boxed()
+    }
 }
 
 /// Reads one consumer's info through the JetStream API.
@@ -130,9 +141,46 @@ impl MetricsSource for JetStreamSource {
                 .filter(|&m| m > 0),
         })
     }
+
+    fn arrivals(&self, expect: watch::Receiver<Expectation>, pool: &str) -> BoxStream<'static, ()> {
+        let this = self.clone();
+        let resolve = move || {
+            let this = this.clone();
+            async move { this.subjects().await }
+        };
+        wake::watch(self.js.client(), resolve, expect, pool.to_string())
+    }
 }
 
 impl JetStreamSource {
+    /// The subjects the consumer takes tasks from: its filters, or else
+    /// every subject of its stream.
+    async fn subjects(&self) -> Result<Vec<String>, String> {
+        let stream = self
+            .js
+            .get_stream_no_info(&self.stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = stream
+            .consumer_info(&self.consumer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let c = &info.config;
+        if !c.filter_subjects.is_empty() {
+            return Ok(c.filter_subjects.clone());
+        }
+        if !c.filter_subject.is_empty() {
+            return Ok(vec![c.filter_subject.clone()]);
+        }
+        let mut stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = stream.info().await.map_err(|e| e.to_string())?;
+        Ok(info.config.subjects.clone())
+    }
+
     /// When the consumer's oldest pending task was stored: the first
     /// message after the last delivered stream sequence that matches the
     /// consumer's filter (`MSG.GET` with `next_by_subj`, answered by the
@@ -182,5 +230,7 @@ impl JetStreamSource {
 
 pub mod agents;
 pub mod build;
+pub mod wake;
 pub use agents::{AgentControl, AgentRegistry, NatsControl};
 pub use build::{Tick, observation};
+pub use wake::Expectation;

@@ -34,7 +34,7 @@ pub use status::{AgentView, PoolStatus};
 
 use crate::budget::BudgetClient;
 use crate::clock::Clock;
-use crate::observe::{self, AgentControl, AgentRegistry, MetricsSource};
+use crate::observe::{self, AgentControl, AgentRegistry, Expectation, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
 use crate::target::{ScaleTarget, TargetEvent};
@@ -102,6 +102,9 @@ pub struct PoolRunner<S, T, A> {
     cold_starts: (f64, u32),
     /// Where snapshots are published.
     status: watch::Sender<PoolStatus>,
+    /// What the latest decision expects of arrivals, for the watcher that
+    /// wakes the loop when a task is news ([`observe::wake`]).
+    expect: watch::Sender<Expectation>,
     /// Settings fixed at build time.
     options: Options,
 }
@@ -128,6 +131,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             last: None,
             cold_starts: (0.0, 0),
             status: tx,
+            expect: watch::Sender::new(Expectation::initial()),
             options: Options {
                 agent_nats_url,
                 ..Options::default()
@@ -145,6 +149,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stats = self.io.agents.stats(&name).await;
         let mut events = self.io.target.events(&name);
+        let mut arrivals = self.io.source.arrivals(self.expect.subscribe(), &name);
         let mut updates = self.options.updates.take();
         // A clone to wait on; `tick` reads the value through the field.
         let mut override_changes = self.options.overrides.clone();
@@ -175,6 +180,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     }
                     // React now rather than at the next tick; several
                     // events in a burst collapse into one tick.
+                    ticker.reset_immediately();
+                }
+                Some(()) = arrivals.next() => {
+                    // A task the last decision did not expect: decide now.
+                    telemetry::arrival_wake(&name);
                     ticker.reset_immediately();
                 }
                 Some(report) = stats.next() => self.reports.record(report, self.clock.now()),
@@ -253,6 +263,12 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             now,
         });
         self.act(actions, now);
+        let e = &d.estimates;
+        self.expect.send_replace(Expectation {
+            rate: e.arrival_rate.max(e.forecast_rate),
+            idle: d.desired == 0,
+            at: Instant::now(),
+        });
         self.publish(obs, &d, &listed, overrides, now);
         self.last = Some(d);
     }

@@ -232,7 +232,16 @@ fn describe() {
         Unit::Seconds,
         "The pool's stale window: older consumer metrics hold the pool (the blind alert compares the staleness with it)."
     );
+    describe_counter!(
+        "jetpool_arrival_wakes_total",
+        "Decisions made at once because a task arrived that the last decision did not expect (a pool at zero, a warm standby, a step in the rate), not at the tick."
+    );
     gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Counts a decision woken by an arrival.
+pub fn arrival_wake(pool: &str) {
+    counter!("jetpool_arrival_wakes_total", "pool" => pool.to_string()).increment(1);
 }
 
 /// Records the controls the last decision ran under: paused, pinned (by
@@ -328,6 +337,7 @@ pub fn pool_started(pool: &str) {
         "jetpool_containers_stopped_total",
         "jetpool_warm_activations_total",
         "jetpool_pool_updates_total",
+        "jetpool_arrival_wakes_total",
     ] {
         counter!(name, "pool" => pool.to_string()).increment(0);
     }

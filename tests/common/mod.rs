@@ -536,6 +536,16 @@ impl Logs {
             .count()
     }
 
+    /// Every line with `message`, in order.
+    pub fn matching(&self, message: &str) -> Vec<serde_json::Value> {
+        let lines = self.0.lock().expect("logs");
+        lines
+            .iter()
+            .filter(|l| l["message"] == message)
+            .cloned()
+            .collect()
+    }
+
     /// The `field` of every line with `message`, in order.
     pub fn fields(&self, message: &str, field: &str) -> Vec<String> {
         let lines = self.0.lock().expect("logs");
