@@ -28,7 +28,7 @@ async fn bench_live() {
     let _ = writeln!(
         out,
         "# Live reaction and overhead\n\nOne run of `make bench-live` against nats-server {} and Docker {} on this machine ({} cores), {}.\n",
-        version(&["nats-server", "--version"]),
+        version(&["nats-server", "--version"]).trim_start_matches("nats-server: "),
         version(&["docker", "version", "--format", "{{.Server.Version}}"]),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),

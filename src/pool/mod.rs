@@ -263,11 +263,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             now,
         });
         self.act(actions, now);
-        let e = &d.estimates;
         self.expect.send_replace(Expectation {
-            rate: e.arrival_rate.max(e.forecast_rate),
             idle: d.desired == 0,
-            at: Instant::now(),
         });
         self.publish(obs, &d, &listed, overrides, now);
         self.last = Some(d);

@@ -144,6 +144,9 @@ pub trait Controller: Send {
     /// advance [`Controller::next_tick`]. Called instead of
     /// [`Controller::tick`] when [`Controller::per_container`] is true.
     fn act(&mut self, _view: &View, _agents: &[AgentSnapshot], _containers: &mut dyn Containers) {}
+    /// A task was published at `now`: a controller that watches arrivals
+    /// may bring its next tick forward. The peers poll and ignore it.
+    fn arrival(&mut self, _now: f64) {}
 }
 
 /// Ticks on a fixed period from a phase offset, with no drift: the `n`-th

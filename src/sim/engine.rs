@@ -239,6 +239,7 @@ impl<'a> Sim<'a> {
                 self.backlog.push_back(self.next_arrival as u32);
                 self.next_arrival += 1;
                 self.deliver();
+                ctl.arrival(self.now);
             } else {
                 self.v.now = self.now;
                 self.v.oldest_pending_arrival = self

@@ -5,12 +5,14 @@
 //! with the live loop's builder, calls [`decide`] and [`plan`], and runs
 //! the actions on the simulated engine, folding their outcomes back as
 //! the live loop does. Drains, warm standbys, rolling and healing are
-//! simulated by the code that runs live.
+//! simulated by the code that runs live, and so is the arrival watcher:
+//! a task that is news brings the next decision forward.
 
 use jiff::Timestamp;
 
 use super::controller::{AgentSnapshot, Clock, Containers, Controller, View};
 use crate::config::AgentsSpec;
+use crate::observe::wake::Surprise;
 use crate::observe::{self, AgentRegistry};
 use crate::plan::{self, Action, ContainerId, Event, Listed, Outcome, Phase, Roster};
 use crate::policy::{ConsumerStats, Policy, PoolState, decide};
@@ -19,6 +21,10 @@ use crate::protocol::{Command, Stats};
 /// Virtual time 0 as a wall-clock instant (2023-11-14T22:13:20Z): any fixed
 /// instant works, since `decide` only looks at differences.
 const EPOCH_MS: i64 = 1_700_000_000_000;
+
+/// From a task's publish to the decision it wakes, seconds: the median
+/// `make bench-live` measures live (bench/results/live.md).
+const WAKE_LATENCY_S: f64 = 0.002;
 
 /// The template id of every simulated agent: the simulator does not roll.
 const TEMPLATE: &str = "sim";
@@ -52,6 +58,10 @@ pub struct Jetpool {
     started: u64,
     /// The tick cadence.
     clock: Clock,
+    /// The live loop's arrival watcher ([`Surprise`]), in virtual time.
+    surprise: Surprise,
+    /// A decision brought forward by an arrival that was news.
+    wake_at: Option<f64>,
     /// The last decision's reason, for debugging a run.
     pub last_reason: String,
 }
@@ -76,6 +86,8 @@ impl Jetpool {
             cold_starts: (0.0, 0),
             started: 0,
             clock: Clock::new(period, 0.0),
+            surprise: Surprise::new(),
+            wake_at: None,
             last_reason: String::new(),
         }
     }
@@ -208,7 +220,14 @@ impl Controller for Jetpool {
     }
 
     fn next_tick(&self) -> f64 {
-        self.clock.next()
+        self.wake_at
+            .map_or(self.clock.next(), |w| w.min(self.clock.next()))
+    }
+
+    fn arrival(&mut self, now: f64) {
+        if self.wake_at.is_none() && self.surprise.arrival(now) {
+            self.wake_at = Some(now + WAKE_LATENCY_S);
+        }
     }
 
     fn tick(&mut self, _view: &View) -> Option<u32> {
@@ -220,7 +239,14 @@ impl Controller for Jetpool {
     }
 
     fn act(&mut self, v: &View, agents: &[AgentSnapshot], c: &mut dyn Containers) {
-        self.clock.advance();
+        match self.wake_at.take() {
+            // As the live loop's `reset_immediately`: the tick after a
+            // woken decision is one period later.
+            Some(w) if w < self.clock.next() => {
+                self.clock = Clock::new(self.clock.period, v.now + self.clock.period);
+            }
+            _ => self.clock.advance(),
+        }
         let now = timestamp(v.now);
         for a in agents {
             if let Some(r) = a.report {
@@ -273,6 +299,7 @@ impl Controller for Jetpool {
             ack_pending: Some(v.ack_pending),
             now,
         });
+        self.surprise.expect(d.desired == 0);
         self.last_reason = d.reason;
         self.run(actions, c, now);
     }

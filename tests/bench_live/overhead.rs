@@ -99,6 +99,11 @@ pub async fn pools_cost(
     per_pool: f64,
 ) -> [Cost; 2] {
     let run = format!("{n}");
+    let what = if n == 1 {
+        "1 pool".to_string()
+    } else {
+        format!("{n} pools")
+    };
     let js = jetstream::new(client.clone());
     let subjects = streams(&js, &run, n).await;
     let dir = policy_dir(&pools(&run, n));
@@ -114,7 +119,7 @@ pub async fn pools_cost(
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (cpu, rss) = measure(jp.pid()).await;
     let idle = Cost {
-        case: format!("{n} pools, idle"),
+        case: format!("{what}, idle"),
         published: 0.0,
         cpu,
         rss,
@@ -124,7 +129,7 @@ pub async fn pools_cost(
     let (cpu, rss) = measure(jp.pid()).await;
     drop(publisher);
     let loaded = Cost {
-        case: format!("{n} pools, each under {per_pool}/s"),
+        case: format!("{what}, each under {per_pool}/s"),
         published: per_pool * n as f64,
         cpu,
         rss,
