@@ -5,6 +5,8 @@
 #                       prints the headline table and its own run time.
 #   make bench-matrix   every trace x cold start x concurrency x seed, jetpool
 #                       on wait_slo only: bench/results/matrix.md and .svg.
+#   make bench-live     reaction and overhead against a real nats-server and
+#                       the local Docker engine: bench/results/live.md.
 #
 # TRACES points at the public traces (default ../shared/data/traces, relative
 # to the repository root); a missing trace file is skipped with a message.

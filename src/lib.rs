@@ -12,7 +12,8 @@
 //!   [`pool::PoolSpec`]s.
 //! - [`protocol`]: the agent protocol (stats, drain, resume, activate).
 //! - [`observe`]: the metrics edge: consumer info through the JetStream API,
-//!   and the agents' own reports.
+//!   the agents' own reports, and the arrival watcher that wakes an idle
+//!   pool on its first task.
 //! - [`target`]: the engine-neutral scale target: the `ScaleTarget` trait
 //!   over jetpool's own `ContainerSpec`, the live `Template` that prepares
 //!   each new container (from a policy file's `[pool.container]` or cloned

@@ -38,7 +38,7 @@ use crate::observe::{self, AgentControl, AgentRegistry, Expectation, MetricsSour
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
 use crate::target::{ScaleTarget, TargetEvent};
-use crate::telemetry::events::{ListFailed, ObserveFailed};
+use crate::telemetry::events::{ArrivalWoke, ListFailed, ObserveFailed};
 use crate::telemetry::{self, ObserveReason, ScaleDirection};
 
 /// The three edges a pool loop talks to.
@@ -183,8 +183,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     ticker.reset_immediately();
                 }
                 Some(()) = arrivals.next() => {
-                    // A task the last decision did not expect: decide now.
-                    telemetry::arrival_wake(&name);
+                    // The first task for a pool with no working agent.
+                    ArrivalWoke { pool: &name }.emit();
                     ticker.reset_immediately();
                 }
                 Some(report) = stats.next() => self.reports.record(report, self.clock.now()),

@@ -234,14 +234,9 @@ fn describe() {
     );
     describe_counter!(
         "jetpool_arrival_wakes_total",
-        "Decisions made at once because a task arrived that the last decision did not expect (a pool at zero, a warm standby, a step in the rate), not at the tick."
+        "Decisions made at once, not at the tick, because a task arrived for a pool with no working agent (at zero, or warm standbys only)."
     );
     gauge!("jetpool_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-}
-
-/// Counts a decision woken by an arrival.
-pub fn arrival_wake(pool: &str) {
-    counter!("jetpool_arrival_wakes_total", "pool" => pool.to_string()).increment(1);
 }
 
 /// Records the controls the last decision ran under: paused, pinned (by

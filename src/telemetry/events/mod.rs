@@ -77,6 +77,20 @@ impl StopFailed<'_> {
     }
 }
 
+/// A task arrived for a pool with no working agent: it decides now.
+pub struct ArrivalWoke<'a> {
+    /// The pool.
+    pub pool: &'a str,
+}
+
+impl ArrivalWoke<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self) {
+        debug!(pool = %self.pool, "a task arrived for an idle pool; deciding now");
+        counter!("jetpool_arrival_wakes_total", "pool" => self.pool.to_string()).increment(1);
+    }
+}
+
 /// An agent container started.
 pub struct AgentStarted<'a> {
     /// The pool.
