@@ -11,6 +11,44 @@ use jiff::Timestamp;
 
 use crate::policy::AgentStats;
 use crate::protocol::{self, Command, Control, Reply, Stats};
+use crate::telemetry::ReportRejected;
+
+/// A stats report as it arrives: screened, or why it was refused.
+pub type Report = Result<Stats, ReportRejected>;
+
+/// The largest report accepted, bytes: a real one is about 150.
+pub const MAX_REPORT_BYTES: usize = 4096;
+
+/// The most slots an agent can have (the reference agent's limit).
+pub const MAX_CAPACITY: u64 = 10_000;
+
+/// Counters past this are not counts an agent reached (2^53: beyond it an
+/// f64 no longer holds every integer).
+const MAX_COUNTER: u64 = 1 << 53;
+
+/// Screens one report that came on `subject` for `pool`: well-formed,
+/// small, naming the pool and agent of its subject, with counts an agent
+/// can have. Whether the agent is one of the pool's is the loop's check.
+pub fn screen(pool: &str, subject: &str, payload: &[u8]) -> Report {
+    if payload.len() > MAX_REPORT_BYTES {
+        return Err(ReportRejected::Oversized);
+    }
+    let stats: Stats = serde_json::from_slice(payload).map_err(|_| ReportRejected::Malformed)?;
+    let id = subject
+        .strip_prefix(&format!("{}.{pool}.", protocol::PREFIX))
+        .and_then(|rest| rest.strip_suffix(".stats"));
+    if stats.pool != pool || id != Some(stats.id.as_str()) {
+        return Err(ReportRejected::Mismatch);
+    }
+    let implausible = stats.capacity > MAX_CAPACITY
+        || (stats.capacity > 0 && stats.in_flight > stats.capacity)
+        || stats.completed > MAX_COUNTER
+        || stats.failed > MAX_COUNTER;
+    if implausible {
+        return Err(ReportRejected::Implausible);
+    }
+    Ok(stats)
+}
 
 /// The latest report of one agent and when it arrived.
 #[derive(Debug, Clone)]
@@ -36,7 +74,7 @@ pub struct AgentRegistry {
 impl AgentRegistry {
     /// Records a report.
     pub fn record(&mut self, stats: Stats, at: Timestamp) {
-        let total = stats.completed + stats.failed;
+        let total = stats.completed.saturating_add(stats.failed);
         match self.baseline.insert(stats.id.clone(), total) {
             // A counter that went down belongs to a restarted agent that
             // reused its id: count nothing for this report.
@@ -131,7 +169,7 @@ pub trait AgentControl: Send + Sync + 'static {
     ) -> impl Future<Output = Option<Reply>> + Send;
 
     /// The stream of stats reports of `pool`'s agents.
-    fn stats(&self, pool: &str) -> impl Future<Output = BoxStream<'static, Stats>> + Send;
+    fn stats(&self, pool: &str) -> impl Future<Output = BoxStream<'static, Report>> + Send;
 }
 
 /// [`AgentControl`] over the service's NATS connection.
@@ -165,15 +203,17 @@ impl AgentControl for NatsControl {
         serde_json::from_slice(&answer.payload).ok()
     }
 
-    async fn stats(&self, pool: &str) -> BoxStream<'static, Stats> {
+    async fn stats(&self, pool: &str) -> BoxStream<'static, Report> {
         match self
             .client
             .subscribe(protocol::pool_stats_subject(pool))
             .await
         {
-            Ok(sub) => sub
-                .filter_map(|m| async move { serde_json::from_slice::<Stats>(&m.payload).ok() })
-                .boxed(),
+            Ok(sub) => {
+                let pool = pool.to_string();
+                sub.map(move |m| screen(&pool, m.subject.as_str(), &m.payload))
+                    .boxed()
+            }
             Err(e) => {
                 tracing::warn!(pool = %pool, error = %e, "cannot subscribe to agent stats; using consumer metrics only");
                 futures::stream::pending().boxed()
@@ -187,6 +227,65 @@ mod tests {
     use super::*;
     use crate::clock::after;
     use crate::protocol::AgentState;
+
+    fn json(pool: &str, id: &str, extra: &str) -> String {
+        format!(
+            r#"{{"v":1,"id":"{id}","pool":"{pool}","state":"busy","in_flight":1,"capacity":4,"completed":0,"failed":0{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn screening_accepts_a_good_report_and_names_why_a_bad_one_is_refused() {
+        let subject = "jetpool.agent.p.a1.stats";
+        let ok = screen("p", subject, json("p", "a1", "").as_bytes());
+        assert!(ok.is_ok_and(|s| s.id == "a1" && s.capacity == 4));
+        let cases: Vec<(String, ReportRejected)> = vec![
+            ("not json".into(), ReportRejected::Malformed),
+            (
+                json("p", "a1", "").replace("\"in_flight\":1", "\"in_flight\":-1"),
+                ReportRejected::Malformed,
+            ),
+            (
+                json("p", "a1", "").replace("\"in_flight\":1", "\"in_flight\":NaN"),
+                ReportRejected::Malformed,
+            ),
+            (
+                json("p", "a1", "").replace("\"in_flight\":1", "\"in_flight\":1.5"),
+                ReportRejected::Malformed,
+            ),
+            (
+                format!("{}{}", json("p", "a1", ""), " ".repeat(MAX_REPORT_BYTES)),
+                ReportRejected::Oversized,
+            ),
+            (json("other", "a1", ""), ReportRejected::Mismatch),
+            (json("p", "a2", ""), ReportRejected::Mismatch),
+            (
+                json("p", "a1", "").replace("\"capacity\":4", "\"capacity\":1000000"),
+                ReportRejected::Implausible,
+            ),
+            (
+                json("p", "a1", "").replace("\"in_flight\":1", "\"in_flight\":9"),
+                ReportRejected::Implausible,
+            ),
+            (
+                json("p", "a1", "")
+                    .replace("\"completed\":0", "\"completed\":18446744073709551615"),
+                ReportRejected::Implausible,
+            ),
+        ];
+        for (payload, want) in cases {
+            let got = screen("p", subject, payload.as_bytes());
+            assert_eq!(got.err(), Some(want), "{payload:.80}");
+        }
+    }
+
+    #[test]
+    fn huge_counters_do_not_overflow_the_registry() {
+        let mut r = AgentRegistry::default();
+        let mut s = report("a", 1, u64::MAX);
+        s.failed = u64::MAX;
+        r.record(s, Timestamp::UNIX_EPOCH);
+    }
 
     fn report(id: &str, in_flight: u64, completed: u64) -> Stats {
         Stats {

@@ -231,6 +231,6 @@ impl JetStreamSource {
 pub mod agents;
 pub mod build;
 pub mod wake;
-pub use agents::{AgentControl, AgentRegistry, NatsControl};
+pub use agents::{AgentControl, AgentRegistry, NatsControl, Report};
 pub use build::{Tick, observation};
 pub use wake::Expectation;

@@ -38,8 +38,8 @@ use crate::observe::{self, AgentControl, AgentRegistry, Expectation, MetricsSour
 use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
 use crate::target::{ScaleTarget, TargetEvent};
-use crate::telemetry::events::{ArrivalWoke, ListFailed, ObserveFailed};
-use crate::telemetry::{self, ObserveReason, ScaleDirection};
+use crate::telemetry::events::{ArrivalWoke, ListFailed, ObserveFailed, ReportIgnored};
+use crate::telemetry::{self, ObserveReason, ReportRejected, ScaleDirection};
 
 /// The three edges a pool loop talks to.
 pub struct PoolIo<S, T, A> {
@@ -102,6 +102,9 @@ pub struct PoolRunner<S, T, A> {
     cold_starts: (f64, u32),
     /// Where snapshots are published.
     status: watch::Sender<PoolStatus>,
+    /// The container names of the latest listing: reports from others
+    /// (not yet started by this loop) are ignored.
+    listed: std::collections::HashSet<String>,
     /// What the latest decision expects of arrivals, for the watcher that
     /// wakes the loop when a task is news ([`observe::wake`]).
     expect: watch::Sender<Expectation>,
@@ -132,6 +135,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             cold_starts: (0.0, 0),
             status: tx,
             expect: watch::Sender::new(Expectation::initial()),
+            listed: Default::default(),
             options: Options {
                 agent_nats_url,
                 ..Options::default()
@@ -187,7 +191,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     ArrivalWoke { pool: &name }.emit();
                     ticker.reset_immediately();
                 }
-                Some(report) = stats.next() => self.reports.record(report, self.clock.now()),
+                Some(report) = stats.next() => self.report(report),
             }
         }
         self.wind_down().await;
@@ -214,9 +218,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             }
         };
         let now = self.clock.now();
-        let roster = &self.roster;
-        let names: std::collections::HashSet<&str> =
-            listed.iter().map(|c| c.name.as_str()).collect();
+        self.listed = listed.iter().map(|c| c.name.clone()).collect();
+        let (roster, names) = (&self.roster, &self.listed);
         self.reports
             .retain(|agent| roster.is_pending(agent) || names.contains(agent));
         let synced = self
@@ -268,6 +271,25 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         });
         self.publish(obs, &d, &listed, overrides, now);
         self.last = Some(d);
+    }
+
+    /// Records an agent's report, or counts why it was ignored: screened
+    /// at the edge, and from one of this pool's containers (a flood of
+    /// forged ids must not grow the registry).
+    fn report(&mut self, report: observe::Report) {
+        let reason = match report {
+            Ok(stats) if self.listed.contains(&stats.id) || self.roster.is_pending(&stats.id) => {
+                self.reports.record(stats, self.clock.now());
+                return;
+            }
+            Ok(_) => ReportRejected::UnknownAgent,
+            Err(reason) => reason,
+        };
+        ReportIgnored {
+            pool: &self.spec.name,
+            reason,
+        }
+        .emit();
     }
 
     /// Reads the consumer, keeping the last good numbers; returns the

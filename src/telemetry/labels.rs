@@ -129,6 +129,25 @@ metric_label! {
 }
 
 metric_label! {
+    /// Why an agent's stats report was ignored
+    /// (`jetpool_agent_reports_rejected_total{reason}`).
+    ReportRejected {
+        /// Not a stats report: bad JSON, a missing field, a negative,
+        /// fractional or non-numeric count.
+        Malformed => "malformed",
+        /// Larger than any report an agent sends.
+        Oversized => "oversized",
+        /// The report names another pool or agent than its subject does.
+        Mismatch => "mismatch",
+        /// From an agent that is not one of the pool's containers.
+        UnknownAgent => "unknown_agent",
+        /// Counts no agent can report: a capacity above 10,000 slots, more
+        /// in flight than its capacity, counters beyond 2^53.
+        Implausible => "implausible",
+    }
+}
+
+metric_label! {
     /// Why a compose service is not pooled, or discovery failed
     /// (`jetpool_compose_errors_total{reason}`).
     ComposeErrorReason {

@@ -25,7 +25,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use labels::{
     ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, MetricLabel, ObserveReason,
-    ReloadOutcome, ReplaceReason, ReplicaState, ScaleDirection,
+    ReloadOutcome, ReplaceReason, ReplicaState, ReportRejected, ScaleDirection,
 };
 
 use crate::policy::overrides::OVERRIDE_KINDS;
@@ -143,6 +143,13 @@ fn describe() {
         format!(
             "Failed consumer reads, by reason ({}).",
             values::<ObserveReason>()
+        )
+    );
+    describe_counter!(
+        "jetpool_agent_reports_rejected_total",
+        format!(
+            "Agent stats reports ignored, by reason ({}).",
+            values::<ReportRejected>()
         )
     );
     describe_counter!(
@@ -324,6 +331,7 @@ fn register<L: MetricLabel>(metric: &'static str, pool: &str, key: &'static str)
 pub fn pool_started(pool: &str) {
     register::<ScaleDirection>("jetpool_scale_events_total", pool, "direction");
     register::<ObserveReason>("jetpool_observe_errors_total", pool, "reason");
+    register::<ReportRejected>("jetpool_agent_reports_rejected_total", pool, "reason");
     register::<DockerOp>("jetpool_docker_errors_total", pool, "op");
     register::<ReplaceReason>("jetpool_agents_replaced_total", pool, "reason");
     register::<DrainOutcome>("jetpool_drains_total", pool, "outcome");

@@ -13,10 +13,10 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use jetpool::compose::target::OwnActs;
 use jetpool::compose::{ComposeTarget, Recipe, ServiceKey, discover};
-use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
+use jetpool::observe::{AgentControl, MetricsSource, ObserveError, Report};
 use jetpool::policy::ConsumerStats;
 use jetpool::pool::{PoolIo, PoolRunner};
-use jetpool::protocol::{Command, Reply, Stats};
+use jetpool::protocol::{Command, Reply};
 use jetpool::target::docker::DockerTarget;
 use jetpool::target::{ScaleTarget, Template};
 use serde_json::Value;
@@ -41,7 +41,7 @@ impl AgentControl for Mute {
         None
     }
 
-    async fn stats(&self, _pool: &str) -> BoxStream<'static, Stats> {
+    async fn stats(&self, _pool: &str) -> BoxStream<'static, Report> {
         futures::stream::empty().boxed()
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use jetpool::observe::{AgentControl, MetricsSource, ObserveError};
+use jetpool::observe::{AgentControl, MetricsSource, ObserveError, Report};
 use jetpool::policy::ConsumerStats;
 use jetpool::protocol::{AgentState, Command, Reply, Stats};
 use jetpool::target::virt::VirtualTarget;
@@ -84,11 +84,14 @@ impl AgentControl for FakeAgents {
         })
     }
 
-    async fn stats(&self, _pool: &str) -> BoxStream<'static, Stats> {
+    async fn stats(&self, _pool: &str) -> BoxStream<'static, Report> {
         let (tx, rx) = mpsc::channel(1024);
         *self.tx.lock().unwrap() = Some(tx);
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
-            .boxed()
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|v| (Ok(v), rx)) },
+        )
+        .boxed()
     }
 }
 

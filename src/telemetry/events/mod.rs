@@ -14,7 +14,9 @@ use std::time::Duration;
 use metrics::counter;
 use tracing::{debug, error, info, warn};
 
-use super::labels::{DockerOp, DrainOutcome, HeldWork, ObserveReason, ReplaceReason};
+use super::labels::{
+    DockerOp, DrainOutcome, HeldWork, ObserveReason, ReplaceReason, ReportRejected,
+};
 
 /// Counts one failed Docker call of a pool under `op`.
 fn docker_error(pool: &str, op: DockerOp) {
@@ -74,6 +76,24 @@ impl StopFailed<'_> {
     pub fn emit(&self) {
         error!(pool = %self.pool, agent = %self.agent, error = %self.error, "cannot stop agent");
         docker_error(self.pool, DockerOp::Stop);
+    }
+}
+
+/// An agent's stats report was ignored. Logged at debug only: a flood of
+/// bad reports must not become a flood of log lines; the counter shows it.
+pub struct ReportIgnored<'a> {
+    /// The pool whose subject it came on.
+    pub pool: &'a str,
+    /// Why.
+    pub reason: ReportRejected,
+}
+
+impl ReportIgnored<'_> {
+    /// Logs and counts the event.
+    pub fn emit(&self) {
+        debug!(pool = %self.pool, reason = self.reason.as_str(), "agent report ignored");
+        counter!("jetpool_agent_reports_rejected_total", "pool" => self.pool.to_string(), "reason" => self.reason.as_str())
+            .increment(1);
     }
 }
 
