@@ -56,6 +56,42 @@ fn unknown_key_names_file_line_and_key() {
 }
 
 #[test]
+fn a_template_outside_the_allow_lists_is_refused() {
+    let with_bind = VALID.replace(
+        "image = \"jetpool:local\"",
+        "image = \"jetpool:local\"\nvolumes = [\"/etc:/host-etc:ro\"]",
+    );
+    let dir = policy_dir(&with_bind);
+    let p = dir.path().to_str().expect("utf-8");
+    let cases = [
+        (
+            vec!["--allow-image", "registry.example.com/agents/*"],
+            "image \"jetpool:local\" is not allowed (--allow-image registry.example.com/agents/*)",
+        ),
+        (
+            vec!["--allow-mount", "/srv/agents"],
+            "host path \"/etc\" is not allowed (--allow-mount /srv/agents)",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["run", "--policies", p];
+        args.extend(flags.iter().copied());
+        let out = run_jetpool(&args, &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert!(
+            err.contains("pool.toml:3:1"),
+            "{flags:?}: location in {err}"
+        );
+    }
+    // A bad list is named too.
+    let out = run_jetpool(&["run", "--policies", p, "--allow-mount", "srv"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--allow-mount \"srv\" must be an absolute path"));
+}
+
+#[test]
 fn min_above_max_is_rejected_with_location() {
     let dir = policy_dir(&VALID.replace("max = 2", "min = 5\nmax = 2"));
     let out = run_jetpool(

@@ -13,6 +13,7 @@ use crate::budget::BudgetClient;
 use crate::observe::{JetStreamSource, NatsControl};
 use crate::overrides::Overrides;
 use crate::target::ScaleTarget;
+use crate::target::allow::Allowed;
 
 /// The shared parts of every pool loop of one service.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct RunnerFactory {
     agent_nats_url: String,
     /// Runtime overrides, when the service follows them.
     overrides: Option<Overrides>,
+    /// What templates may be made of.
+    allowed: Arc<Allowed>,
 }
 
 /// A pool loop reading its consumer through JetStream and reaching its
@@ -50,7 +53,19 @@ impl RunnerFactory {
             dry_run,
             agent_nats_url,
             overrides: None,
+            allowed: Arc::default(),
         }
+    }
+
+    /// Refuses templates outside `allowed` from now on.
+    pub fn with_allowed(mut self, allowed: Allowed) -> Self {
+        self.allowed = Arc::new(allowed);
+        self
+    }
+
+    /// What templates may be made of.
+    pub fn allowed(&self) -> &Allowed {
+        &self.allowed
     }
 
     /// Hands every pool loop made from now on its runtime override.

@@ -14,12 +14,14 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::compose::{ComposeArgs, Supervisor};
+use crate::config::ConfigErrors;
 use crate::error::Result;
 use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
 use crate::overrides::Follower;
 use crate::pool::{Policies, PoolNames, RunnerFactory, wait_for};
 use crate::target::ScaleTarget;
+use crate::target::allow::Allowed;
 use crate::target::docker::DockerTarget;
 use crate::target::virt::VirtualTarget;
 use files::FilePools;
@@ -67,6 +69,21 @@ pub struct RunArgs {
     /// `pin`); created when missing. Instances sharing it share overrides.
     #[arg(long, env = "JETPOOL_OVERRIDES_BUCKET", default_value = crate::overrides::DEFAULT_BUCKET)]
     pub overrides_bucket: String,
+    /// Images agents may run (a glob: `registry.example.com/agents/*`);
+    /// repeatable. Unset: any image.
+    #[arg(
+        long = "allow-image",
+        env = "JETPOOL_ALLOW_IMAGES",
+        value_delimiter = ','
+    )]
+    pub allow_images: Vec<String>,
+    /// Host directories agents may bind-mount from; repeatable. Unset: any.
+    #[arg(
+        long = "allow-mount",
+        env = "JETPOOL_ALLOW_MOUNTS",
+        value_delimiter = ','
+    )]
+    pub allow_mounts: Vec<String>,
 }
 
 /// Everything [`run`] needs, already validated.
@@ -93,6 +110,8 @@ pub struct ServiceConfig {
     pub compose: ComposeArgs,
     /// The bucket of runtime overrides.
     pub overrides_bucket: String,
+    /// What templates may be made of.
+    pub allowed: Allowed,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -135,6 +154,13 @@ pub async fn signals() {
 /// Entry point of `jetpool run`; returns the exit code.
 pub async fn main(args: RunArgs) -> i32 {
     init_tracing(args.log_format);
+    let allowed = match Allowed::new(&args.allow_images, &args.allow_mounts) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let policies = match files::load(&args.policies, args.compose.enabled) {
         Ok(p) => p,
         Err(e) => {
@@ -145,6 +171,15 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
+    let refused = files::refused(&policies, &allowed);
+    if !refused.is_empty() {
+        eprintln!(
+            "error: policies in {} refused:\n{}",
+            args.policies.display(),
+            ConfigErrors(refused)
+        );
+        return 2;
+    }
     let cfg = ServiceConfig {
         policies,
         policy_dir: Some(args.policies.clone()),
@@ -158,6 +193,7 @@ pub async fn main(args: RunArgs) -> i32 {
         max_agents: args.max_agents,
         compose: args.compose,
         overrides_bucket: args.overrides_bucket,
+        allowed,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -220,7 +256,8 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         cfg.dry_run,
         cfg.agent_nats_url.clone(),
     )
-    .with_overrides(overrides);
+    .with_overrides(overrides)
+    .with_allowed(cfg.allowed.clone());
     let names = PoolNames::default();
     let (lent, lent_rx) = watch::channel(Arc::new(cfg.policies.lent()));
     let files = FilePools {

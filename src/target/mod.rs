@@ -22,6 +22,7 @@
 //! ([`LABEL_MANAGED`], [`LABEL_POOL`]); [`LABEL_TEMPLATE`] holds the id of
 //! the template a container was made from, so a changed template rolls.
 
+pub mod allow;
 pub mod docker;
 pub mod error;
 pub mod query;

@@ -157,6 +157,9 @@ metric_label! {
         NameConflict => "name_conflict",
         /// The service's container cannot be cloned.
         Template => "template",
+        /// Its image or a host path is outside `--allow-image` or
+        /// `--allow-mount`.
+        NotAllowed => "not_allowed",
         /// Listing the compose containers failed.
         Docker => "docker",
         /// The Docker events stream broke.

@@ -590,6 +590,7 @@ impl Service {
             max_agents: None,
             compose: Default::default(),
             overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
+            allowed: Default::default(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(jetpool::service::run(cfg, async {

@@ -155,7 +155,13 @@ impl Supervisor {
             Err(e) => Err(format!("cannot clone container {id}: {e}")),
         };
         match result {
-            Ok(r) => Some(r),
+            Ok(r) => match self.factory.allowed().check(&r.spec) {
+                Ok(()) => Some(r),
+                Err(e) => {
+                    self.problem(&svc.key, ComposeErrorReason::NotAllowed, e.to_string());
+                    None
+                }
+            },
             Err(msg) => {
                 self.problem(&svc.key, ComposeErrorReason::Template, msg);
                 None
