@@ -10,7 +10,7 @@ IMAGE        ?= jetpool:local
 # Run as root in CI; use sudo elsewhere when it is there.
 SUDO         := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: all build static image compose-images deps test lint unit demo compose-demo clean
+.PHONY: all build static image compose-images deps test lint unit demo compose-demo fuzz clean
 
 all: build
 
@@ -69,6 +69,17 @@ demo: deps image
 ## and back, shows `docker-compose ps`, tears it down
 compose-demo: deps image
 	JETPOOL_IMAGE=$(IMAGE) ./compose/compose-demo.sh
+
+## fuzz: each fuzz target (tests/fuzz: the policy parser, the compose label
+## parser, the agent stats decoder) for FUZZ_SECONDS on the nightly toolchain
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := policy compose_labels stats
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+		$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -22,7 +22,6 @@ use crate::http::Registry;
 use crate::pool::spec::{self, Policies, Table};
 use crate::pool::{PoolNames, PoolSpec, RunnerFactory, wait_for};
 use crate::target::ScaleTarget;
-use crate::target::allow::Allowed;
 use crate::telemetry::{self, events::PoliciesReloaded, events::ReloadRefused};
 
 /// Changes arriving within this window cause one reload (an editor's save
@@ -36,24 +35,6 @@ pub fn load(dir: &Path, compose: bool) -> Result<Policies, ConfigErrors> {
         return Ok(Policies::default());
     }
     spec::load_dir(dir)
-}
-
-/// The pools of `policies` whose template is outside `allowed`, each as a
-/// problem at the pool's name.
-pub fn refused(policies: &Policies, allowed: &Allowed) -> Vec<ConfigError> {
-    policies
-        .tables
-        .iter()
-        .filter_map(|t| {
-            let spec = t.spec()?;
-            let e = allowed.check(&spec.template.current().spec).err()?;
-            Some(ConfigError {
-                location: t.name_at.clone(),
-                key: Some("container".into()),
-                message: format!("pool \"{}\": {e}", spec.name),
-            })
-        })
-        .collect()
 }
 
 /// One running policy-file pool.
@@ -192,7 +173,7 @@ impl<T: ScaleTarget> Files<T> {
     fn apply(&mut self, new: Policies) -> Result<Changes, ConfigErrors> {
         let names = &self.with.names;
         let mut claimed = Vec::new();
-        let mut errors = refused(&new, self.with.factory.allowed());
+        let mut errors = super::allowed::refused(&new, self.with.factory.allowed());
         let tables: Vec<(&Table, PoolSpec)> = new
             .tables
             .iter()
@@ -382,25 +363,5 @@ async fn until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pools_outside_the_allow_lists_are_refused_at_their_name() {
-        let toml = "[[pool]]\nname = \"a\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 2\n[pool.container]\nimage = \"evil:1\"\n\n[[pool]]\nname = \"b\"\nstream = \"S\"\nconsumer = \"d\"\nmax = 2\n[pool.container]\nimage = \"agents/b:1\"\n";
-        let policies = spec::parse_policies(Path::new("p.toml"), toml).expect("valid");
-        let allowed = Allowed::new(&["agents/*".into()], &[]).expect("valid list");
-        let refused = refused(&policies, &allowed);
-        assert_eq!(refused.len(), 1, "{refused:?}");
-        assert_eq!(refused[0].location.line, 2);
-        assert!(
-            refused[0].message.contains("pool \"a\": image \"evil:1\""),
-            "{refused:?}"
-        );
-        assert!(super::refused(&policies, &Allowed::default()).is_empty());
     }
 }

@@ -4,6 +4,7 @@
 //! compose labels run side by side in one service, their names claimed in
 //! one [`PoolNames`] so none runs twice.
 
+mod allowed;
 mod files;
 
 use std::path::PathBuf;
@@ -171,7 +172,7 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let refused = files::refused(&policies, &allowed);
+    let refused = allowed::refused(&policies, &allowed);
     if !refused.is_empty() {
         eprintln!(
             "error: policies in {} refused:\n{}",

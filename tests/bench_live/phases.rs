@@ -11,7 +11,9 @@ use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
 use jiff::Timestamp;
 
 use super::probe::{Acks, Jetpool, secs};
-use crate::common::{Nats, all_containers, eventually, image, policy_dir, setup_stream, unique};
+use crate::common::{
+    Nats, TestPool, all_containers, eventually, image, policy_dir, setup_stream, unique,
+};
 
 /// Repetitions of every latency measurement.
 pub const REPS: usize = 10;
@@ -95,42 +97,17 @@ pub async fn raw(nats: &Nats, client: &async_nats::Client) -> (Vec<f64>, Vec<f64
     (api, cli)
 }
 
-/// A policy of one pool of reference agents on `stream` reaching `nats`
-/// over the host network; `body` goes into `[pool]`'s scaling and agents.
-pub fn pool_toml(
-    pool: &str,
-    stream: &str,
-    nats: &str,
-    max: u32,
-    scaling: &str,
-    agents: &str,
-    k: u32,
-) -> String {
-    format!(
-        r#"
-[[pool]]
-name = "{pool}"
-stream = "{stream}"
-consumer = "work"
-min = 0
-max = {max}
-interval = "1s"
-
-[pool.container]
-image = "{image}"
-command = ["agent", "--stream", "{stream}", "--consumer", "work", "--concurrency", "{k}"]
-env = {{ JETPOOL_STATS_INTERVAL = "1s", NATS_URL = "{nats}" }}
-network = "host"
-stop_timeout = "5s"
-
-[pool.scaling]
-{scaling}
-
-[pool.agents]
-{agents}
-"#,
-        image = image()
-    )
+/// A pool of reference agents of `k` slots on `stream`, 0 to `max`, at a
+/// 1 s interval, with `scaling` and `agents` as its tables' bodies.
+fn pool_toml(pool: &str, stream: &str, max: u32, scaling: &str, agents: &str, k: u32) -> String {
+    TestPool::new(pool, stream)
+        .bounds(0, max)
+        .reported_concurrency(k)
+        .interval("1s")
+        .stop_timeout("5s")
+        .scaling(scaling)
+        .agents(agents)
+        .toml()
 }
 
 /// The quick way back to zero between repetitions.
@@ -180,15 +157,7 @@ pub async fn pool(nats: &Nats, client: &async_nats::Client, warm: u32) -> Vec<Ze
     let _guard = crate::common::PoolGuard(pool.clone());
     setup_stream(nats, stream, "work", Duration::from_secs(30)).await;
     let acks = Acks::watch(client, stream, "work").await;
-    let toml = pool_toml(
-        &pool,
-        stream,
-        &nats.url,
-        2,
-        BACK_TO_ZERO,
-        &format!("warm = {warm}"),
-        1,
-    );
+    let toml = pool_toml(&pool, stream, 2, BACK_TO_ZERO, &format!("warm = {warm}"), 1);
     let dir = policy_dir(&toml);
     let jp = Jetpool::start(dir.path(), &nats.url, &[]);
     let mut runs = Vec::new();
@@ -285,15 +254,7 @@ pub async fn step(nats: &Nats, client: &async_nats::Client) -> (Vec<f64>, String
     let _guard = crate::common::PoolGuard(pool.clone());
     setup_stream(nats, stream, "work", Duration::from_secs(30)).await;
     let (low, high, work_ms, k) = (8.0, 48.0, 250, 4);
-    let toml = pool_toml(
-        &pool,
-        stream,
-        &nats.url,
-        12,
-        "scale_down_delay = \"5s\"",
-        "",
-        k,
-    );
+    let toml = pool_toml(&pool, stream, 12, "scale_down_delay = \"5s\"", "", k);
     let dir = policy_dir(&toml);
     let jp = Jetpool::start(dir.path(), &nats.url, &[]);
     let publisher = Publisher::start(
