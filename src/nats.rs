@@ -162,6 +162,11 @@ impl NatsArgs {
             // Reconnect forever: an autoscaler that gives up on its broker
             // is worse than one that waits, holding its pools.
             .max_reconnects(None)
+            // Retry at once, then at most every 500 ms (the library's
+            // default backs off to 4 s): a pool is blind for as long as
+            // the connection is down, so it comes back within half a
+            // second of the server, not four.
+            .reconnect_delay_callback(reconnect_delay)
             .connection_timeout(Duration::from_secs(5)))
     }
 
@@ -225,9 +230,31 @@ fn describe_connect_error(e: &async_nats::ConnectError) -> String {
     s
 }
 
+/// The pause before reconnect attempt `attempts` (counted from 1): none
+/// for the first, then doubling from 2 ms up to [`MAX_RECONNECT_DELAY`].
+pub fn reconnect_delay(attempts: usize) -> Duration {
+    if attempts <= 1 {
+        return Duration::ZERO;
+    }
+    let exp = u32::try_from(attempts - 1).unwrap_or(u32::MAX).min(16);
+    Duration::from_millis(1u64 << exp).min(MAX_RECONNECT_DELAY)
+}
+
+/// The longest pause between reconnect attempts.
+pub const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnects_back_off_to_half_a_second() {
+        assert_eq!(reconnect_delay(1), Duration::ZERO);
+        assert_eq!(reconnect_delay(2), Duration::from_millis(2));
+        assert_eq!(reconnect_delay(9), Duration::from_millis(256));
+        assert_eq!(reconnect_delay(10), MAX_RECONNECT_DELAY);
+        assert_eq!(reconnect_delay(usize::MAX), MAX_RECONNECT_DELAY);
+    }
 
     #[test]
     fn redacts_credentials() {

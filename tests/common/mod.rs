@@ -70,6 +70,25 @@ impl Nats {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts a killed server again on the same port and store, and waits
+    /// until it accepts connections.
+    pub fn restart(&mut self) {
+        self.child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .arg("-sd")
+            .arg(self._store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("restart nats-server");
+        let port = self.port;
+        wait_until(
+            Duration::from_secs(10),
+            "nats-server to accept connections again",
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+    }
 }
 
 impl Drop for Nats {
