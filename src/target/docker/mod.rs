@@ -136,9 +136,15 @@ impl DockerTarget {
             Err(e) if is_not_found(&e) => {
                 // The image is missing locally: pull it once, then retry.
                 let image = c.body.image.clone().unwrap_or_default();
-                self.pull(&image)
-                    .await
-                    .map_err(|e| to_target(TargetOp::Pull, e))?;
+                self.pull(&image).await.map_err(|e| {
+                    // Name the image: the engine's message names only the
+                    // registry it could not reach.
+                    let t = to_target(TargetOp::Pull, e);
+                    TargetError {
+                        message: format!("image {image}: {}", t.message),
+                        ..t
+                    }
+                })?;
                 attempt().await
             }
             other => other,
