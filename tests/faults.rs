@@ -10,18 +10,6 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use common::*;
 
-/// `/healthz`'s status code.
-async fn health(listen: &str) -> Option<u16> {
-    http_get(listen, "/healthz").await.map(|(code, _)| code)
-}
-
-/// The pool's desired count.
-async fn desired(listen: &str) -> Option<u64> {
-    let (_, body) = http_get(listen, "/status").await?;
-    let st: serde_json::Value = serde_json::from_str(&body).ok()?;
-    st["pools"][0]["decision"]["desired"].as_u64()
-}
-
 /// The stream deleted under a running pool, then created again.
 async fn stream_deleted_and_recreated(nats: &Nats) {
     let pool = unique("it-nostream");
@@ -34,15 +22,8 @@ async fn stream_deleted_and_recreated(nats: &Nats) {
         .toml();
     let dir = policy_dir(&toml);
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut child = std::process::Command::new(bin())
-        .args(["run", "--dry-run", "--policies"])
-        .arg(dir.path())
-        .args(["--nats", &nats.url, "--listen", &listen])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start jetpool");
+    // A dry run: the pool decides on the backlog, no container is made.
+    let _jetpool = JetpoolProcess::start(dir.path(), &nats.url, &listen, &["--dry-run"]);
     publish(nats, stream, 40, 10_000).await;
     let before = eventually(Duration::from_secs(15), "the pool scaled out", || async {
         desired(&listen).await.filter(|&d| d >= 1)
@@ -79,8 +60,6 @@ async fn stream_deleted_and_recreated(nats: &Nats) {
         back.elapsed().as_secs_f64()
     );
     assert!(back.elapsed() < Duration::from_secs(2));
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// An image that cannot be pulled: the reason in `/status` and the

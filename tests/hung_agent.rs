@@ -6,12 +6,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use futures::StreamExt;
 
 use common::*;
 
@@ -25,28 +21,7 @@ async fn a_hung_agent_is_replaced_and_its_task_done_once() {
     let _guard = PoolGuard(pool.clone());
     let stream = "HUNG";
     setup_stream(&nats, stream, "work", Duration::from_secs(4)).await;
-    // Acks per stream sequence, as the server receives them.
-    let client = nats.client().await;
-    let mut sub = client
-        .subscribe(format!("$JS.ACK.{stream}.work.>"))
-        .await
-        .expect("subscribe to acks");
-    client.flush().await.expect("flush");
-    let acks: Arc<Mutex<BTreeMap<u64, u32>>> = Arc::default();
-    let sink = acks.clone();
-    tokio::spawn(async move {
-        while let Some(m) = sub.next().await {
-            // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…
-            let seq = m
-                .subject
-                .split('.')
-                .nth(5)
-                .and_then(|s| s.parse::<u64>().ok());
-            if let (true, Some(seq)) = (m.payload.starts_with(b"+ACK"), seq) {
-                *sink.lock().expect("acks").entry(seq).or_default() += 1;
-            }
-        }
-    });
+    let acks = AckCounts::watch(&nats, stream, "work").await;
     let toml = TestPool::new(&pool, stream)
         .bounds(2, 2)
         .stop_timeout("2s")
@@ -97,12 +72,7 @@ async fn a_hung_agent_is_replaced_and_its_task_done_once() {
         &[&label, "reason=\"silent\""],
     );
     assert!(silent >= 1.0, "replaced as silent: {silent}");
-    let acks = acks.lock().expect("acks").clone();
-    assert_eq!(acks.len() as u64, tasks, "every task acked: {acks:?}");
-    assert!(
-        acks.values().all(|&n| n == 1),
-        "each task acked once: {acks:?}"
-    );
+    acks.assert_each_once(tasks);
     let i = consumer_info(&nats, stream, "work").await;
     println!(
         "{tasks} tasks, {} deliveries, each acked once",

@@ -5,36 +5,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::process::Command;
 use std::time::Duration;
 
-use futures::StreamExt;
-
 use common::*;
-
-/// `jetpool run` on `dir`, killed when dropped.
-struct Jetpool(Child);
-
-impl Drop for Jetpool {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_jetpool(dir: &std::path::Path, nats: &str, listen: &str) -> Jetpool {
-    let child = Command::new(bin())
-        .args(["run", "--policies"])
-        .arg(dir)
-        .args(["--nats", nats, "--listen", listen])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start jetpool");
-    Jetpool(child)
-}
 
 /// The roles of the pool's agents in `/status`.
 async fn roles(listen: &str) -> Vec<String> {
@@ -62,27 +37,7 @@ async fn killed_mid_drain_a_restarted_jetpool_finishes_the_job() {
     let _guard = PoolGuard(pool.clone());
     let stream = "MIDDRAIN";
     setup_stream(&nats, stream, "work", Duration::from_secs(30)).await;
-    let client = nats.client().await;
-    let mut sub = client
-        .subscribe(format!("$JS.ACK.{stream}.work.>"))
-        .await
-        .expect("subscribe to acks");
-    client.flush().await.expect("flush");
-    let acks: Arc<Mutex<BTreeMap<u64, u32>>> = Arc::default();
-    let sink = acks.clone();
-    tokio::spawn(async move {
-        while let Some(m) = sub.next().await {
-            // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…
-            let seq = m
-                .subject
-                .split('.')
-                .nth(5)
-                .and_then(|s| s.parse::<u64>().ok());
-            if let (true, Some(seq)) = (m.payload.starts_with(b"+ACK"), seq) {
-                *sink.lock().expect("acks").entry(seq).or_default() += 1;
-            }
-        }
-    });
+    let acks = AckCounts::watch(&nats, stream, "work").await;
     let toml = TestPool::new(&pool, stream)
         .bounds(0, 3)
         .stop_timeout("20s")
@@ -90,7 +45,7 @@ async fn killed_mid_drain_a_restarted_jetpool_finishes_the_job() {
         .toml();
     let dir = policy_dir(&toml);
     let listen = format!("127.0.0.1:{}", free_port());
-    let first = start_jetpool(dir.path(), &nats.url, &listen);
+    let first = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
     // More tasks than agents, so the backlog holds the pool at its max.
     let tasks = 6;
     publish(&nats, stream, tasks, 5000).await;
@@ -120,7 +75,7 @@ async fn killed_mid_drain_a_restarted_jetpool_finishes_the_job() {
     .await;
     drop(first); // SIGKILL, in the middle of the drains
 
-    let _second = start_jetpool(dir.path(), &nats.url, &listen);
+    let _second = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
     eventually(
         Duration::from_secs(40),
         "one agent left, nothing else",
@@ -140,10 +95,5 @@ async fn killed_mid_drain_a_restarted_jetpool_finishes_the_job() {
         left.iter().all(|n| before.contains(n)),
         "a duplicate was started: before {before:?}, after {left:?}"
     );
-    let acks = acks.lock().expect("acks").clone();
-    assert_eq!(acks.len() as u64, tasks, "every task acked: {acks:?}");
-    assert!(
-        acks.values().all(|&n| n == 1),
-        "each task acked once: {acks:?}"
-    );
+    acks.assert_each_once(tasks);
 }

@@ -5,33 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// A jetpool process, killed when dropped so a failing test leaves none.
-struct Jetpool(Child);
-
-impl Drop for Jetpool {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_jetpool(policies: &std::path::Path, nats: &str, listen: &str) -> Jetpool {
-    let child = Command::new(bin())
-        .args(["run", "--policies"])
-        .arg(policies)
-        .args(["--nats", nats, "--listen", listen])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start jetpool");
-    Jetpool(child)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_adopts_running_agents() {
@@ -53,7 +29,7 @@ async fn restart_adopts_running_agents() {
     ));
     let listen = format!("127.0.0.1:{}", free_port());
 
-    let mut first = start_jetpool(dir.path(), &nats.url, &listen);
+    let mut first = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
     publish(&nats, stream, 40, 1500).await;
     eventually(Duration::from_secs(15), "4 agents running", || async {
         (running(&pool).len() == 4).then_some(())
@@ -64,7 +40,7 @@ async fn restart_adopts_running_agents() {
     let before: BTreeSet<String> = running(&pool).into_iter().collect();
     assert_eq!(before.len(), 4, "agents keep running when jetpool dies");
 
-    let _second = start_jetpool(dir.path(), &nats.url, &listen);
+    let _second = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
     // Wait until the new process has decided at least once...
     eventually(
         Duration::from_secs(10),

@@ -659,3 +659,95 @@ impl Drop for Service {
         }
     }
 }
+
+/// A `jetpool run` process on a policy directory (warnings only, output
+/// discarded), killed when dropped so a failing test leaves none.
+pub struct JetpoolProcess(pub Child);
+
+impl JetpoolProcess {
+    /// `jetpool run --policies dir --nats nats --listen listen`, plus
+    /// `extra` arguments (`--dry-run`).
+    pub fn start(dir: &std::path::Path, nats: &str, listen: &str, extra: &[&str]) -> Self {
+        let child = Command::new(bin())
+            .args(["run", "--policies"])
+            .arg(dir)
+            .args(["--nats", nats, "--listen", listen])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jetpool");
+        JetpoolProcess(child)
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for JetpoolProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `+ACK`s per stream sequence for one consumer, as the server receives
+/// them: a plain subscriber on `$JS.ACK.<stream>.<consumer>.>` gets a copy.
+#[derive(Clone, Default)]
+pub struct AckCounts(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u64, u32>>>);
+
+impl AckCounts {
+    /// Starts counting on `nats`.
+    pub async fn watch(nats: &Nats, stream: &str, consumer: &str) -> AckCounts {
+        use futures::StreamExt;
+        let client = nats.client().await;
+        let mut sub = client
+            .subscribe(format!("$JS.ACK.{stream}.{consumer}.>"))
+            .await
+            .expect("subscribe to acks");
+        client.flush().await.expect("flush");
+        let counts = AckCounts::default();
+        let sink = counts.clone();
+        tokio::spawn(async move {
+            // Keeps the connection for as long as the subscription lives.
+            let _client = client;
+            while let Some(m) = sub.next().await {
+                // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.…
+                let seq = m
+                    .subject
+                    .split('.')
+                    .nth(5)
+                    .and_then(|s| s.parse::<u64>().ok());
+                if let (true, Some(seq)) = (m.payload.starts_with(b"+ACK"), seq) {
+                    *sink.0.lock().expect("acks").entry(seq).or_default() += 1;
+                }
+            }
+        });
+        counts
+    }
+
+    /// Checks that tasks 1 to `tasks` were each acked exactly once.
+    pub fn assert_each_once(&self, tasks: u64) {
+        let acks = self.0.lock().expect("acks").clone();
+        assert_eq!(acks.len() as u64, tasks, "every task acked: {acks:?}");
+        assert!(
+            acks.values().all(|&n| n == 1),
+            "each task acked once: {acks:?}"
+        );
+    }
+}
+
+/// `/healthz`'s status code at `listen`.
+pub async fn health(listen: &str) -> Option<u16> {
+    http_get(listen, "/healthz").await.map(|(code, _)| code)
+}
+
+/// The first pool's desired count in `/status` at `listen`.
+pub async fn desired(listen: &str) -> Option<u64> {
+    let (_, body) = http_get(listen, "/status").await?;
+    let st: serde_json::Value = serde_json::from_str(&body).ok()?;
+    st["pools"][0]["decision"]["desired"].as_u64()
+}
