@@ -108,6 +108,9 @@ pub struct PoolRunner<S, T, A> {
     /// What the latest decision expects of arrivals, for the watcher that
     /// wakes the loop when a task is news ([`observe::wake`]).
     expect: watch::Sender<Expectation>,
+    /// The last container listing failed: exits seen at the next one
+    /// happened while the engine was away.
+    engine_lost: bool,
     /// Settings fixed at build time.
     options: Options,
 }
@@ -136,6 +139,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             status: tx,
             expect: watch::Sender::new(Expectation::initial()),
             listed: Default::default(),
+            engine_lost: false,
             options: Options {
                 agent_nats_url,
                 ..Options::default()
@@ -167,7 +171,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                _ = ticker.tick() => self.tick().await,
+                due = ticker.tick() => {
+                    telemetry::tick_lateness(due.elapsed().as_secs_f64());
+                    self.tick().await
+                }
                 Some(done) = self.ops.join_next(), if !self.ops.is_empty() => match done {
                     Ok(outcome) => self.finish(outcome),
                     Err(e) => error!(pool = %name, error = %e, "pool operation panicked"),
@@ -214,6 +221,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     s.failure = Some(e.to_string());
                     s.fresh = false;
                 });
+                self.engine_lost = true;
                 return;
             }
         };
@@ -262,6 +270,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             agents: &self.spec.agents,
             template: &template,
             nats_ok: self.consumer.failing.is_none(),
+            engine_back: std::mem::take(&mut self.engine_lost),
             ack_pending: self.consumer.latest.map(|c| c.ack_pending),
             now,
         });

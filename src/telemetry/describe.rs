@@ -162,6 +162,11 @@ pub(super) fn describe() {
         "Time of one tick's observation (consumer read, container list) and decision; starts and stops run apart."
     );
     describe_histogram!(
+        "jetpool_tick_lateness_seconds",
+        Unit::Seconds,
+        "How long after it fell due each pool tick began (all pools together)."
+    );
+    describe_histogram!(
         "jetpool_docker_request_duration_seconds",
         Unit::Seconds,
         format!(

@@ -192,6 +192,14 @@ pub fn decision_latency(pool: &str, seconds: f64) {
     histogram!("jetpool_decision_duration_seconds", "pool" => pool.to_string()).record(seconds);
 }
 
+/// Records how late a pool's tick ran after it fell due: the loop's
+/// timeliness under load (a flood of reports, a slow Docker), in one
+/// series for all pools because lateness comes from the process, not the
+/// pool.
+pub fn tick_lateness(seconds: f64) {
+    histogram!("jetpool_tick_lateness_seconds").record(seconds);
+}
+
 /// Exports the time left in the start back-off.
 pub fn start_backoff(pool: &str, seconds: f64) {
     gauge!("jetpool_pool_start_backoff_seconds", "pool" => pool.to_string()).set(seconds);
