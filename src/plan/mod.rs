@@ -189,6 +189,10 @@ pub struct Input<'a> {
     /// Whether jetpool's own NATS connection works: otherwise every agent
     /// would look silent.
     pub nats_ok: bool,
+    /// The engine could not be listed at the previous tick (its daemon
+    /// stopped or restarted): agents that exited meanwhile were stopped by
+    /// the outage, not crashed, so their replacements do not back off.
+    pub engine_back: bool,
     /// The consumer's ack pending, to assume an average load for agents
     /// whose load is not reported.
     pub ack_pending: Option<u64>,

@@ -77,7 +77,11 @@ impl<'a> Planner<'a> {
                 Role::Stopping { .. } => continue,
                 Role::Gone => RemoveCause::Leftover,
                 Role::Draining(_) | Role::Rolling(_) => RemoveCause::Drained,
-                _ if started.is_some_and(|s| since(s, self.i.now) < window) => RemoveCause::Crashed,
+                _ if !self.i.engine_back
+                    && started.is_some_and(|s| since(s, self.i.now) < window) =>
+                {
+                    RemoveCause::Crashed
+                }
                 _ => RemoveCause::Exited,
             };
             self.push(Action::Remove {

@@ -296,6 +296,7 @@ impl Controller for Jetpool {
             agents: &self.agents,
             template: TEMPLATE,
             nats_ok: true,
+            engine_back: false,
             ack_pending: Some(v.ack_pending),
             now,
         });

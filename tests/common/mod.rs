@@ -3,7 +3,9 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod chromium;
+pub mod cluster;
 pub mod compose;
+pub mod dockerd;
 pub mod prometheus;
 
 use std::net::TcpListener;
@@ -668,14 +670,37 @@ impl JetpoolProcess {
     /// `jetpool run --policies dir --nats nats --listen listen`, plus
     /// `extra` arguments (`--dry-run`).
     pub fn start(dir: &std::path::Path, nats: &str, listen: &str, extra: &[&str]) -> Self {
+        Self::start_env(dir, nats, listen, extra, &[])
+    }
+
+    /// As [`JetpoolProcess::start`], with extra environment variables
+    /// (`DOCKER_HOST` of a private engine).
+    pub fn start_env(
+        dir: &std::path::Path,
+        nats: &str,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        // `JETPOOL_TEST_LOGS=DIR` keeps each process's info log in DIR,
+        // for finding out why a test failed.
+        let (level, stderr) = match std::env::var_os("JETPOOL_TEST_LOGS") {
+            Some(logs) => {
+                let file = std::path::Path::new(&logs).join(format!("jetpool-{listen}.log"));
+                let f = std::fs::File::create(file).expect("log file");
+                ("info", Stdio::from(f))
+            }
+            None => ("warn", Stdio::null()),
+        };
         let child = Command::new(bin())
+            .envs(env.iter().copied())
             .args(["run", "--policies"])
             .arg(dir)
             .args(["--nats", nats, "--listen", listen])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start jetpool");
         JetpoolProcess(child)

@@ -52,6 +52,31 @@ fn an_exited_agent_is_replaced_and_a_crash_backs_off() {
             Action::Start { standby: false },
         ]
     );
+    // The same exit seen just after the engine came back from an outage
+    // (its daemon stopped the agent): replaced, no back-off.
+    let mut w = World::new();
+    w.step(1);
+    w.fold(Outcome::Started {
+        name: "new-0".into(),
+        result: Ok(id("new-0")),
+    });
+    w.listed.push(Listed {
+        id: "id-new-0".into(),
+        name: "new-0".into(),
+        phase: Phase::Exited,
+        created: 1,
+        template: Some("t1".into()),
+        unhealthy: false,
+    });
+    w.engine_back = true;
+    assert_eq!(
+        w.step(1)[0],
+        Action::Remove {
+            id: id("new-0"),
+            name: "new-0".into(),
+            cause: RemoveCause::Exited
+        }
+    );
     // An agent that ran a long time and exited: replaced, no back-off.
     let mut w = three_agents();
     w.listed_mut("a").phase = Phase::Exited;

@@ -24,6 +24,7 @@ pub(super) struct World {
     pub template: String,
     pub now: Timestamp,
     pub nats_ok: bool,
+    pub engine_back: bool,
 }
 
 impl World {
@@ -38,6 +39,7 @@ impl World {
             template: "t1".into(),
             now,
             nats_ok: true,
+            engine_back: false,
         }
     }
 
@@ -124,6 +126,7 @@ impl World {
             agents: &self.agents,
             template: &self.template,
             nats_ok: self.nats_ok,
+            engine_back: self.engine_back,
             ack_pending: None,
             now: self.now,
         })
