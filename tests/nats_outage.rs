@@ -44,8 +44,9 @@ async fn blind_pools_hold_and_recover_within_two_seconds() {
         || async { (health(&listen).await == Some(503)).then_some(()) },
     )
     .await;
-    // Blind for 10 s: the client's retries back off meanwhile.
-    let blind_until = Instant::now() + Duration::from_secs(10);
+    // Blind for 30 s while the agents hold their tasks: the client's
+    // retries back off meanwhile.
+    let blind_until = Instant::now() + Duration::from_secs(30);
     while Instant::now() < blind_until {
         let d = desired(&listen).await.unwrap_or(0);
         assert!(d >= before, "scaled in while blind: {before} -> {d}");
