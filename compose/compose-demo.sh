@@ -19,6 +19,8 @@ export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-jetpool-demo}
 export JETPOOL_IMAGE=${JETPOOL_IMAGE:-jetpool:local}
 export NATS_IMAGE=${NATS_IMAGE:-jetpool-nats:local}
 export PROMETHEUS_IMAGE=${PROMETHEUS_IMAGE:-jetpool-prometheus:local}
+# The group of the Docker socket, granted to jetpool's unprivileged user.
+export DOCKER_GID=${DOCKER_GID:-$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)}
 export DEMO_TASKS=${DEMO_TASKS:-600} DEMO_RATE=${DEMO_RATE:-100/s} DEMO_WORK=${DEMO_WORK:-200ms}
 TIMEOUT=${DEMO_TIMEOUT:-180}
 P=$COMPOSE_PROJECT_NAME
@@ -125,6 +127,9 @@ step="bringing the stack up"
 echo "== docker-compose up -d (project $P; images $JETPOOL_IMAGE, $NATS_IMAGE, $PROMETHEUS_IMAGE)"
 compose up -d 2>&1 | show
 echo "   Prometheus: http://127.0.0.1:$PROMETHEUS_PORT   jetpool: http://127.0.0.1:$JETPOOL_PORT/status"
+jp=$(docker ps -q "${project_filter[@]}" --filter label=com.docker.compose.service=jetpool | head -1)
+[ -n "$jp" ] || fail "the jetpool container is not running"
+echo "   jetpool runs as user $(docker inspect --format '{{.Config.User}}' "$jp") with group(s) $(docker inspect --format '{{join .HostConfig.GroupAdd ","}}' "$jp")"
 
 # query EXPR: the first value of a Prometheus instant query, or "-".
 query() {

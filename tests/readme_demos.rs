@@ -177,6 +177,10 @@ fn make_compose_demo_scales_the_stack_out_and_back_and_leaves_nothing() {
         "the burst scales the pool out (peak {peak}):\n{}",
         r.out
     );
+    // Not root: the image's own user, with the socket's group only.
+    let gid = common::compose::docker_gid();
+    let line = format!("jetpool runs as user 65532:65532 with group(s) {gid}");
+    assert!(r.out.contains(&line), "{line}:\n{}", r.out);
     assert_eq!(
         project.leftovers(),
         Vec::<String>::new(),

@@ -239,3 +239,10 @@ pub fn service_containers(project: &str, service: &str) -> Vec<(String, String)>
     v.sort();
     v
 }
+
+/// The group of the Docker socket, which compose grants to jetpool's
+/// unprivileged user (`DOCKER_GID` in `compose/docker-compose.yml`).
+pub fn docker_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/var/run/docker.sock").map_or(0, |m| m.gid())
+}

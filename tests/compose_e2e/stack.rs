@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::compose::{Project, compose_available, required};
+use crate::common::compose::{Project, compose_available, docker_gid, required};
 use crate::common::prometheus::query;
 use crate::common::*;
 
@@ -74,6 +74,7 @@ async fn stack_comes_up_on_local_images_and_scales() {
         ("PROMETHEUS_PORT", prom_port.to_string()),
         ("JETPOOL_PORT", jet_port.to_string()),
         ("DEMO_TASKS", "300".to_string()),
+        ("DOCKER_GID", docker_gid().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
