@@ -52,6 +52,9 @@ pub struct Recipe {
     pub spec: ContainerSpec,
     /// The container it was cloned from, for messages.
     pub source: String,
+    /// The image as the service declares it (a tag, where the spec holds
+    /// the id), for the allow-lists.
+    pub image_name: String,
 }
 
 /// Why a container cannot be a service's template.
@@ -125,9 +128,19 @@ impl Recipe {
             service,
             config_hash,
             naming,
+            image_name: c.image_name.clone().unwrap_or_else(|| spec.image.clone()),
             spec,
             source: c.name.clone(),
         })
+    }
+
+    /// The spec as the allow-lists judge it: with the image the service
+    /// declares rather than its id.
+    pub fn declared(&self) -> ContainerSpec {
+        ContainerSpec {
+            image: self.image_name.clone(),
+            ..self.spec.clone()
+        }
     }
 
     /// The grace period of the service's containers.

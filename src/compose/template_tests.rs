@@ -27,6 +27,7 @@ fn cloned() -> Inspected {
         id: ContainerId::from("1cb36aad289c"),
         name: "jp-it-explore_agent_1".into(),
         spec,
+        image_name: Some("jetpool:local".into()),
     }
 }
 
@@ -41,6 +42,11 @@ fn a_recipe_keeps_the_service_and_leaves_per_replica_labels_out() {
     assert_eq!(r.config_hash, "01c85879");
     assert_eq!(r.stop_timeout(), Duration::from_secs(20));
     assert_eq!(r.source, "jp-it-explore_agent_1");
+    assert_eq!(
+        r.declared().image,
+        "jetpool:local",
+        "allow-lists judge the declared image, not the id the clone runs"
+    );
     assert!(
         !r.spec.labels.contains_key(LABEL_NUMBER),
         "numbers are per replica"
@@ -84,6 +90,7 @@ fn a_replica_can_be_the_template_of_the_next() {
         id: ContainerId::from("2"),
         name: req.name.clone(),
         spec: req.spec,
+        image_name: None,
     })
     .unwrap();
     assert_eq!(again.naming, ComposeNaming::Underscore);

@@ -90,6 +90,10 @@ pub struct Inspected {
     /// moved since the source was created would give the clone another
     /// image. Its labels and networks are the source's.
     pub spec: ContainerSpec,
+    /// The image as the source was declared with (`Config.Image`, a tag
+    /// such as `agents/worker:1`): what allow-lists are checked against,
+    /// since the id in `spec` matches no operator's pattern.
+    pub image_name: Option<String>,
 }
 
 /// What happened to a container, as an engine's event names it.

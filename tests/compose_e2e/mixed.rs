@@ -1,8 +1,9 @@
 //! One `jetpool run --compose` (the real binary) serves a policy-file pool
 //! and a compose-label pool at once. The files also lend settings to the
 //! compose pool, and a reload of them reaches it in place. A service whose
-//! pool name a file pool holds, and one whose policy pins above its
-//! labelled max, are refused with messages naming the label.
+//! pool name a file pool holds, one whose policy pins above its labelled
+//! max, and one that bind-mounts a host path outside `--allow-mount`, are
+//! refused with messages naming the label or the path.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -61,7 +62,7 @@ fn compose_file(compose_pool: &str, file_pool: &str, nats_url: &str) -> String {
         )
     };
     format!(
-        "services:\n  agent:{}\n  clash:{}\n  pinned:{}\n",
+        "services:\n  agent:{}\n  clash:{}\n  pinned:{}\n  mounting:{}\n    volumes: [\"/etc:/host-etc:ro\"]\n",
         service(
             &format!(
                 "      jetpool.pool: {compose_pool}\n      jetpool.policy: lend\n      jetpool.min: \"1\""
@@ -76,6 +77,10 @@ fn compose_file(compose_pool: &str, file_pool: &str, nats_url: &str) -> String {
             &format!(
                 "      jetpool.pool: {compose_pool}-pin\n      jetpool.policy: pinned\n      jetpool.max: \"3\""
             ),
+            "NOPE"
+        ),
+        service(
+            &format!("      jetpool.pool: {compose_pool}-mount\n      jetpool.policy: lend"),
             "NOPE"
         ),
     )
@@ -108,6 +113,9 @@ async fn one_jetpool_runs_a_file_pool_and_a_compose_pool() {
         .arg(&project.name)
         .arg("--policies")
         .arg(dir.path())
+        // Every template here runs the test image; no host mount is
+        // allowed but under /tmp.
+        .args(["--allow-image", &image(), "--allow-mount", "/tmp"])
         .args(["--nats", &nats.url, "--listen", &listen])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -143,11 +151,20 @@ async fn one_jetpool_runs_a_file_pool_and_a_compose_pool() {
     assert_eq!(compose["max"], 3, "max lent by the policy: {compose}");
 
     // The refused services, each named with its label.
-    let problems = eventually(Duration::from_secs(10), "two services refused", || async {
-        let p = logs.fields("compose service not pooled", "problem");
-        (p.len() >= 2).then_some(p)
-    })
+    let problems = eventually(
+        Duration::from_secs(10),
+        "three services refused",
+        || async {
+            let p = logs.fields("compose service not pooled", "problem");
+            (p.len() >= 3).then_some(p)
+        },
+    )
     .await;
+    let mount = "host path \"/etc\" is not allowed (--allow-mount /tmp)";
+    assert!(
+        problems.iter().any(|p| p.contains(mount)),
+        "{mount} in {problems:?}"
+    );
     let clash = format!(
         "label jetpool.pool: pool name \"{file_pool}\" is already used by policy file {}",
         dir.path().join("pool.toml").display()
@@ -179,6 +196,15 @@ async fn one_jetpool_runs_a_file_pool_and_a_compose_pool() {
     )
     .await;
     let (_, metrics) = http_get(&listen, "/metrics").await.expect("metrics");
+    assert_eq!(
+        counter_sum(
+            &metrics,
+            "jetpool_compose_errors_total",
+            &["reason=\"not_allowed\""]
+        ),
+        1.0,
+        "the mounting service counted as not allowed"
+    );
     assert_eq!(
         metric_value(&metrics, "jetpool_pool_updates_total", &compose_pool),
         Some(1.0),

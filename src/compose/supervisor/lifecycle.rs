@@ -155,7 +155,7 @@ impl Supervisor {
             Err(e) => Err(format!("cannot clone container {id}: {e}")),
         };
         match result {
-            Ok(r) => match self.factory.allowed().check(&r.spec) {
+            Ok(r) => match self.factory.allowed().check(&r.declared()) {
                 Ok(()) => Some(r),
                 Err(e) => {
                     self.problem(&svc.key, ComposeErrorReason::NotAllowed, e.to_string());

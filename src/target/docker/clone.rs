@@ -178,6 +178,7 @@ pub(super) fn inspected(c: &ContainerInspectResponse) -> Result<Inspected, Targe
         id: ContainerId::from(id),
         name,
         spec,
+        image_name: set(&config.image),
     })
 }
 
