@@ -236,6 +236,14 @@ mod tests {
         assert_eq!(env["NATS_URL"], "nats://x:4222");
         assert_eq!(env["MODEL"], "small");
         assert_eq!(env["JETPOOL_AGENT_ID"], a.name);
+        // Nothing else: the template's variables and jetpool's own, never
+        // jetpool's environment.
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["JETPOOL_AGENT_ID", "JETPOOL_POOL", "MODEL", "NATS_URL"],
+            "only the template's environment and jetpool's variables"
+        );
         assert_eq!(t.id(), spec.hash(), "the policy file's hash, as before");
         assert_eq!(t.stop_timeout(), spec.stop_timeout);
         assert_eq!(a.template_id().as_deref(), Some(spec.hash().as_str()));
