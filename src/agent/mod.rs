@@ -66,6 +66,14 @@ pub struct AgentArgs {
     /// How often to publish stats.
     #[arg(long, env = "JETPOOL_STATS_INTERVAL", default_value = "2s", value_parser = crate::config::parse_duration)]
     pub stats_interval: Duration,
+    /// Take exactly one task, work it, ack or NAK it, and exit: 0 when it
+    /// succeeded (or none came within `--once-wait`), 1 when it failed.
+    /// What a job pool's container runs (`mode = "job"`).
+    #[arg(long, env = "JETPOOL_ONCE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub once: bool,
+    /// With `--once`: how long to wait for a task before exiting.
+    #[arg(long, default_value = "30s", value_parser = crate::config::parse_duration)]
+    pub once_wait: Duration,
     /// NATS connection.
     #[command(flatten)]
     pub nats: NatsArgs,
@@ -87,6 +95,8 @@ impl AgentArgs {
             pool: None,
             standby: false,
             stats_interval: Duration::from_secs(2),
+            once: false,
+            once_wait: Duration::from_secs(30),
             nats: NatsArgs::for_url(nats_url),
             command: Vec::new(),
         }
@@ -135,7 +145,8 @@ pub async fn main(args: AgentArgs) -> i32 {
                 failed = s.failed,
                 "agent drained; exiting"
             );
-            0
+            // A job's exit code is its task's outcome: jetpool counts it.
+            i32::from(args.once && s.failed > 0)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -221,9 +232,15 @@ pub async fn run(
     let ack_wait = consumer.cached_info().config.ack_wait;
     info!(stream = %args.stream, consumer = %args.consumer, concurrency = args.concurrency,
           id = args.id.as_deref().unwrap_or("-"), standby = args.standby, "agent started");
+    // One task at a time, and only one, for a job.
+    let concurrency = if args.once { 1 } else { args.concurrency };
     let mut loop_ = FetchLoop {
         consumer,
-        slots: Arc::new(Semaphore::new(args.concurrency as usize)),
+        slots: Arc::new(Semaphore::new(concurrency as usize)),
+        once: args
+            .once
+            .then(|| tokio::time::Instant::now() + args.once_wait),
+        taken: 0,
         tasks: JoinSet::new(),
         counters: counters.clone(),
         work,
@@ -257,6 +274,10 @@ struct FetchLoop {
     work: Work,
     ack_wait: Duration,
     mode: watch::Receiver<Mode>,
+    /// With `--once`: until when to wait for the one task.
+    once: Option<tokio::time::Instant>,
+    /// Tasks taken so far.
+    taken: u64,
 }
 
 impl FetchLoop {
@@ -294,6 +315,15 @@ impl FetchLoop {
     async fn fetch_while_active(&mut self) {
         loop {
             while self.tasks.try_join_next().is_some() {}
+            if let Some(deadline) = self.once {
+                if self.taken > 0 {
+                    return;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    info!("no task within --once-wait; exiting");
+                    return;
+                }
+            }
             let mode = *self.mode.borrow_and_update();
             match mode {
                 Mode::Active => {}
@@ -370,6 +400,7 @@ impl FetchLoop {
                 let work = self.work.clone();
                 let ack_wait = self.ack_wait;
                 c.in_flight.fetch_add(1, Ordering::Relaxed);
+                self.taken += 1;
                 self.tasks.spawn(async move {
                     let ok = worker::work_one(&msg, &work, ack_wait).await;
                     if ok {

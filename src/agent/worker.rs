@@ -24,6 +24,9 @@ pub enum Work {
 struct Task {
     /// Simulated work in milliseconds.
     work_ms: Option<u64>,
+    /// Simulated failure: the task fails on its first this many
+    /// deliveries (and is NAKed), then succeeds.
+    fail_deliveries: Option<u64>,
 }
 
 /// Works `msg` and acknowledges it; returns whether it succeeded.
@@ -93,12 +96,19 @@ async fn confirm(msg: &Message) -> bool {
 async fn run(msg: &Message, work: &Work) -> Result<(), String> {
     match work {
         Work::Simulate(default) => {
-            let d = serde_json::from_slice::<Task>(&msg.payload)
-                .ok()
+            let task = serde_json::from_slice::<Task>(&msg.payload).ok();
+            let d = task
+                .as_ref()
                 .and_then(|t| t.work_ms)
                 .map_or(*default, Duration::from_millis);
             tokio::time::sleep(d).await;
-            Ok(())
+            let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
+            match task.and_then(|t| t.fail_deliveries) {
+                Some(n) if u64::try_from(delivered).unwrap_or(0) <= n => Err(format!(
+                    "simulated failure (delivery {delivered} of the first {n})"
+                )),
+                _ => Ok(()),
+            }
         }
         Work::Command(argv) => run_command(msg, argv).await,
     }

@@ -122,6 +122,7 @@ mod tests {
             phase: Phase::Running,
             created,
             unhealthy: false,
+            exit_code: None,
             labels,
         }
     }

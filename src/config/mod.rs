@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use duration::{format_duration, parse_duration};
-pub use pool::{AgentsSpec, ContainerSpec, RawPool};
+pub use pool::{AgentsSpec, ContainerSpec, PoolMode, RawPool};
 pub use rate_limit::{RateLimit, Select, Step};
 pub use scaling::{Scaling, StaleFallback};
 pub use schedule::{Days, Schedule, TimeOfDay, Zone};

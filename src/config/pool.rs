@@ -107,6 +107,20 @@ impl ContainerSpec {
     }
 }
 
+/// How a pool's containers work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// Long-lived agents, each working task after task; scaled by the
+    /// model, drained on scale-in.
+    #[default]
+    Agents,
+    /// One container per task (KEDA's ScaledJob): each fetches exactly
+    /// one task, works it, acks or NAKs it and exits. jetpool starts one
+    /// per pending task up to `max` and never stops a running one.
+    Job,
+}
+
 /// The `[pool.agents]` table: the agent lifecycle around scaling.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -216,6 +230,14 @@ pub struct RawPool {
     /// The agent lifecycle: drain, warm pool, healing.
     #[serde(default)]
     pub agents: AgentsSpec,
+    /// `"agents"` (long-lived, the default) or `"job"` (one container per
+    /// task).
+    #[serde(default)]
+    pub mode: PoolMode,
+    /// Job pools: a job running longer than this is killed (counted as
+    /// `killed`); its task is redelivered after AckWait. None: no limit.
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub job_timeout: Option<Duration>,
 }
 
 impl RawPool {
@@ -236,6 +258,8 @@ impl RawPool {
             pinned: None,
             schedule: Vec::new(),
             agents: AgentsSpec::default(),
+            mode: PoolMode::Agents,
+            job_timeout: None,
         }
     }
 }

@@ -22,6 +22,7 @@
 //! 6. **warm**: keep `warm` standbys started.
 
 mod backoff;
+mod jobs;
 mod outcome;
 pub mod roster;
 mod steps;
@@ -69,6 +70,9 @@ pub enum StopCause {
     DrainRefused,
     /// An exited container is being removed.
     Remove(RemoveCause),
+    /// A job ran past `job_timeout`: killed, its task redelivered after
+    /// AckWait.
+    JobTimeout,
 }
 
 /// Why an exited container is removed.
@@ -84,6 +88,33 @@ pub enum RemoveCause {
     Crashed,
     /// Its exit was counted already; an earlier removal failed.
     Leftover,
+    /// A job of a job pool ended.
+    Job {
+        /// By its exit code.
+        end: JobEnd,
+        /// The exit code, when the engine said.
+        exit_code: Option<i64>,
+        /// It failed before it ever reported: the template itself may be
+        /// broken, so starts back off as for a crash.
+        crashed: bool,
+    },
+}
+
+/// How a job ended, by its container's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobEnd {
+    /// Exit code 0: its task was acked.
+    Succeeded,
+    /// Any other exit: its task was NAKed or never taken.
+    Failed,
+}
+
+/// The rules of a job pool (`mode = "job"`) for the planner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobRules {
+    /// A job running longer is killed.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// One thing to do to a pool's containers.
@@ -196,6 +227,9 @@ pub struct Input<'a> {
     /// The consumer's ack pending, to assume an average load for agents
     /// whose load is not reported.
     pub ack_pending: Option<u64>,
+    /// Set for a job pool: one container per task, none ever stopped to
+    /// scale in, none rolled, only `timeout` kills one.
+    pub jobs: Option<JobRules>,
     /// Now.
     pub now: Timestamp,
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ContainerId;
 use crate::protocol::Reply;
+use crate::telemetry::JobOutcome;
 pub use crate::telemetry::ReplaceReason;
 
 /// How a background operation ended.
@@ -167,6 +168,15 @@ pub enum Event {
     Rolled {
         /// Container name.
         name: String,
+    },
+    /// A job of a job pool ended (or was killed at its timeout).
+    JobEnded {
+        /// Container name.
+        name: String,
+        /// How.
+        outcome: JobOutcome,
+        /// Its exit code, when the engine said.
+        exit_code: Option<i64>,
     },
 }
 

@@ -12,9 +12,9 @@ use crate::clock::since;
 /// One run of the planner.
 pub(super) struct Planner<'a> {
     /// What it looks at.
-    i: &'a Input<'a>,
+    pub(super) i: &'a Input<'a>,
     /// The roster as the actions chosen so far leave it.
-    r: Roster,
+    pub(super) r: Roster,
     /// The actions chosen so far.
     out: Vec<Action>,
 }
@@ -31,6 +31,15 @@ impl<'a> Planner<'a> {
 
     /// Runs every step, in order.
     pub fn run(mut self) -> Vec<Action> {
+        if let Some(rules) = self.i.jobs {
+            // A job pool: reap finished jobs, kill those past their
+            // timeout, start one per task; never a drain, a roll or a
+            // scale-in stop.
+            self.reap_jobs();
+            self.time_out_jobs(rules);
+            self.start_jobs();
+            return self.out;
+        }
         self.reap();
         self.heal();
         self.deadlines();
@@ -41,7 +50,7 @@ impl<'a> Planner<'a> {
     }
 
     /// Chooses `a`, applying it to the scratch roster.
-    fn push(&mut self, a: Action) {
+    pub(super) fn push(&mut self, a: Action) {
         match a {
             Action::Start { standby } => {
                 // The real name comes from the template when the loop runs
@@ -58,7 +67,7 @@ impl<'a> Planner<'a> {
 
     /// Listed containers that are members (not starts in flight), with
     /// their role.
-    fn members(&self, phase: Phase) -> Vec<(&'a Listed, Role)> {
+    pub(super) fn members(&self, phase: Phase) -> Vec<(&'a Listed, Role)> {
         self.i
             .listed
             .iter()

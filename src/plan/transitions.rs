@@ -5,9 +5,10 @@
 use jiff::Timestamp;
 
 use super::roster::{Drain, Member, Pending, Role, Roster};
-use super::{Action, DrainCause, Event, Outcome, RemoveCause, ReplaceReason, StopCause};
+use super::{Action, DrainCause, Event, JobEnd, Outcome, RemoveCause, ReplaceReason, StopCause};
 use crate::clock::{after, since};
 use crate::config::AgentsSpec;
+use crate::telemetry::JobOutcome;
 
 impl Roster {
     /// Records a start about to be requested for the container `name`.
@@ -86,6 +87,29 @@ impl Roster {
                         });
                     }
                     RemoveCause::Leftover => {}
+                    RemoveCause::Job {
+                        end,
+                        exit_code,
+                        crashed,
+                    } => {
+                        let outcome = match end {
+                            JobEnd::Succeeded => JobOutcome::Succeeded,
+                            JobEnd::Failed => JobOutcome::Failed,
+                        };
+                        events.push(Event::JobEnded {
+                            name: name.clone(),
+                            outcome,
+                            exit_code,
+                        });
+                        if crashed {
+                            let retry_in = self.backoff.fail(now);
+                            events.push(Event::Crashed {
+                                name,
+                                failures: self.backoff.failures(),
+                                retry_in,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -269,6 +293,11 @@ fn stop_event(cause: StopCause, name: String) -> Option<Event> {
         }),
         StopCause::DrainDeadline => Some(Event::DrainDeadline { name }),
         StopCause::Roll => Some(Event::Rolled { name }),
+        StopCause::JobTimeout => Some(Event::JobEnded {
+            name,
+            outcome: JobOutcome::Killed,
+            exit_code: None,
+        }),
         StopCause::ScaleIn | StopCause::DrainRefused | StopCause::Remove(_) => None,
     }
 }

@@ -24,6 +24,7 @@ pub mod decision;
 pub mod estimate;
 mod ewma;
 mod guardrails;
+mod jobs;
 pub mod observation;
 pub mod overrides;
 mod rate;
@@ -43,6 +44,7 @@ pub use observation::{AgentStats, ConsumerStats, Observation, Replicas};
 pub use overrides::{Override, Pin, Stamp};
 pub use validate::{is_jetstream_name, is_plain_name, validate};
 
+pub use crate::config::PoolMode;
 use crate::config::{Scaling, Schedule};
 use decision::Trail;
 use ewma::secs_between;
@@ -67,6 +69,20 @@ pub struct Policy {
     pub pinned: Option<u32>,
     /// Time windows that raise `min` or lower `max`.
     pub schedule: Vec<Schedule>,
+    /// Long-lived agents or one container per task (job pools are
+    /// decided by their own rule: one container per pending task).
+    pub mode: PoolMode,
+    /// Job pools: how long a job may run before it is killed.
+    pub job_timeout: Option<Duration>,
+}
+
+impl Policy {
+    /// The planner's rules when this is a job pool.
+    pub fn job_rules(&self) -> Option<crate::plan::JobRules> {
+        (self.mode == PoolMode::Job).then_some(crate::plan::JobRules {
+            timeout: self.job_timeout,
+        })
+    }
 }
 
 impl Default for Policy {
@@ -80,6 +96,8 @@ impl Default for Policy {
             paused: false,
             pinned: None,
             schedule: Vec::new(),
+            mode: PoolMode::Agents,
+            job_timeout: None,
         }
     }
 }
@@ -174,6 +192,9 @@ pub fn decide(
     obs: &Observation,
     now: Timestamp,
 ) -> Decision {
+    if policy.mode == PoolMode::Job {
+        return jobs::decide(policy, state, obs, now);
+    }
     let s = &policy.scaling;
     let current = obs.replicas.current();
     let previous = state.history.previous().unwrap_or(current);

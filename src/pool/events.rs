@@ -11,7 +11,7 @@ use crate::policy::Decision;
 use crate::target::ScaleTarget;
 use crate::telemetry::events::{
     AgentReplaced, AgentRolled, AgentStarted, AgentStopped, Crash, DrainEnded, DrainStarted,
-    StartFailed, StopFailed, WarmActivated,
+    JobEnded, StartFailed, StopFailed, WarmActivated,
 };
 use crate::telemetry::{DrainOutcome, ReplaceReason};
 
@@ -112,6 +112,17 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     }),
                 ),
                 Event::Replaced { name, reason } => replaced(&name, reason, None),
+                Event::JobEnded {
+                    name,
+                    outcome,
+                    exit_code,
+                } => JobEnded {
+                    pool,
+                    agent: &name,
+                    outcome,
+                    exit_code,
+                }
+                .emit(),
                 Event::Rolled { name } => AgentRolled {
                     pool,
                     agent: &name,

@@ -6,7 +6,9 @@ use tracing::{info, warn};
 
 use super::{PoolRunner, SHUTDOWN_GRACE};
 use crate::observe::{AgentControl, MetricsSource};
-use crate::plan::{Action, Outcome, Phase};
+use std::time::Duration;
+
+use crate::plan::{Action, Outcome, Phase, StopCause};
 use crate::protocol::Command;
 use crate::target::ScaleTarget;
 
@@ -47,7 +49,13 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             Action::Stop { id, name, cause } => {
                 info!(pool = %pool, agent = %name, cause = ?cause, "stopping agent");
                 let target = self.io.target.clone();
-                let timeout = self.spec.template.stop_timeout();
+                // A job past its timeout is killed, not asked to finish:
+                // finishing is what it failed to do in time.
+                let timeout = if cause == StopCause::JobTimeout {
+                    Duration::ZERO
+                } else {
+                    self.spec.template.stop_timeout()
+                };
                 self.ops.spawn(async move {
                     let result = match target.stop(&id, timeout).await {
                         Ok(()) => target.remove(&id).await,

@@ -135,6 +135,7 @@ impl Jetpool {
                 created: a.created,
                 template: Some(TEMPLATE.into()),
                 unhealthy: false,
+                exit_code: None,
             });
         }
         listed
@@ -297,6 +298,7 @@ impl Controller for Jetpool {
             template: TEMPLATE,
             nats_ok: true,
             engine_back: false,
+            jobs: self.policy.job_rules(),
             ack_pending: Some(v.ack_pending),
             now,
         });

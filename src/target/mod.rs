@@ -127,6 +127,9 @@ pub struct Listed {
     pub template: Option<String>,
     /// The engine's healthcheck reports it unhealthy.
     pub unhealthy: bool,
+    /// How an exited container ended, when the engine says: 0 is success.
+    /// A job pool counts its outcomes by it.
+    pub exit_code: Option<i64>,
 }
 
 /// One agent, fully prepared by its pool's [`Template`]: the target

@@ -22,6 +22,8 @@ pub struct Summary {
     pub created: i64,
     /// The engine's healthcheck reports it unhealthy.
     pub unhealthy: bool,
+    /// How an exited container ended, when the engine says.
+    pub exit_code: Option<i64>,
     /// Every label of the container.
     pub labels: BTreeMap<String, String>,
 }
@@ -42,6 +44,7 @@ impl Summary {
             phase: self.phase,
             created: self.created,
             unhealthy: self.unhealthy,
+            exit_code: self.exit_code,
         }
     }
 }

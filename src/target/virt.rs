@@ -53,6 +53,7 @@ impl VirtualTarget {
                 created: g.next_id as i64,
                 template: None,
                 unhealthy: false,
+                exit_code: None,
             };
             g.containers
                 .entry(pool.to_string())
@@ -145,6 +146,7 @@ impl ScaleTarget for VirtualTarget {
                 created: g.next_id as i64,
                 template: req.template_id(),
                 unhealthy: false,
+                exit_code: None,
             };
             g.containers
                 .entry(req.pool.clone())

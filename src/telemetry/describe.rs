@@ -3,8 +3,8 @@
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
 
 use super::labels::{
-    ComposeErrorReason, DockerOp, DrainOutcome, MetricLabel, ObserveReason, ReloadOutcome,
-    ReplaceReason, ReplicaState, ReportRejected, ScaleDirection,
+    ComposeErrorReason, DockerOp, DrainOutcome, JobOutcome, MetricLabel, ObserveReason,
+    ReloadOutcome, ReplaceReason, ReplicaState, ReportRejected, ScaleDirection,
 };
 
 /// A label's values as a description lists them: `up, down`.
@@ -135,6 +135,13 @@ pub(super) fn describe() {
     describe_counter!(
         "jetpool_drains_total",
         format!("Finished drains by outcome ({}).", values::<DrainOutcome>())
+    );
+    describe_counter!(
+        "jetpool_jobs_total",
+        format!(
+            "Jobs of job pools (mode = \"job\") that ended, by outcome ({}).",
+            values::<JobOutcome>()
+        )
     );
     describe_counter!(
         "jetpool_policy_reloads_total",

@@ -89,6 +89,20 @@ metric_label! {
 }
 
 metric_label! {
+    /// How a job of a job pool ended (`outcome` of `jetpool_jobs_total`).
+    JobOutcome {
+        /// Its container exited 0: the task was acked.
+        Succeeded => "succeeded",
+        /// Its container exited non-zero: the task was NAKed (or never
+        /// taken) and is redelivered.
+        Failed => "failed",
+        /// It ran past `job_timeout` and was killed; its task is
+        /// redelivered after AckWait.
+        Killed => "killed",
+    }
+}
+
+metric_label! {
     /// One Docker Engine API call (`op` of the Docker metrics).
     DockerOp {
         /// Reach the engine: connect, negotiate the API version, ping.
@@ -217,6 +231,7 @@ mod tests {
     fn every_label_set_is_complete_and_distinct() {
         assert!(distinct::<ScaleDirection>() && distinct::<ReplaceReason>());
         assert!(distinct::<DrainOutcome>() && distinct::<DockerOp>());
+        assert!(distinct::<JobOutcome>());
         assert!(distinct::<ObserveReason>() && distinct::<ComposeErrorReason>());
         assert!(distinct::<HeldWork>() && distinct::<ReplicaState>());
         assert!(distinct::<ReloadOutcome>());

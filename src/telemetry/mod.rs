@@ -23,7 +23,7 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use labels::{
-    ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, MetricLabel, ObserveReason,
+    ComposeErrorReason, DockerOp, DrainOutcome, HeldWork, JobOutcome, MetricLabel, ObserveReason,
     ReloadOutcome, ReplaceReason, ReplicaState, ReportRejected, ScaleDirection,
 };
 
@@ -142,6 +142,7 @@ pub fn pool_started(pool: &str) {
     register::<DockerOp>("jetpool_docker_errors_total", pool, "op");
     register::<ReplaceReason>("jetpool_agents_replaced_total", pool, "reason");
     register::<DrainOutcome>("jetpool_drains_total", pool, "outcome");
+    register::<JobOutcome>("jetpool_jobs_total", pool, "outcome");
     for name in [
         "jetpool_containers_started_total",
         "jetpool_containers_stopped_total",

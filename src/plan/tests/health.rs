@@ -38,6 +38,7 @@ fn an_exited_agent_is_replaced_and_a_crash_backs_off() {
         created: 1,
         template: Some("t1".into()),
         unhealthy: false,
+        exit_code: None,
     });
     let actions = w.step(1);
     assert_eq!(
@@ -67,6 +68,7 @@ fn an_exited_agent_is_replaced_and_a_crash_backs_off() {
         created: 1,
         template: Some("t1".into()),
         unhealthy: false,
+        exit_code: None,
     });
     w.engine_back = true;
     assert_eq!(

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use super::*;
 
 mod health;
+mod jobs;
 mod scale;
 use crate::clock::after;
 use crate::policy::{Estimates, Limit};
@@ -25,6 +26,7 @@ pub(super) struct World {
     pub now: Timestamp,
     pub nats_ok: bool,
     pub engine_back: bool,
+    pub jobs: Option<JobRules>,
 }
 
 impl World {
@@ -40,6 +42,7 @@ impl World {
             now,
             nats_ok: true,
             engine_back: false,
+            jobs: None,
         }
     }
 
@@ -52,6 +55,7 @@ impl World {
             created,
             template: Some("t1".into()),
             unhealthy: false,
+            exit_code: None,
         });
         self
     }
@@ -127,6 +131,7 @@ impl World {
             template: &self.template,
             nats_ok: self.nats_ok,
             engine_back: self.engine_back,
+            jobs: self.jobs,
             ack_pending: None,
             now: self.now,
         })

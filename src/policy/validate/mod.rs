@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::Policy;
 use crate::config::{
-    AgentsSpec, ContainerSpec, Problem, RawPool, Schedule, schedule::MINUTES_PER_DAY,
+    AgentsSpec, ContainerSpec, PoolMode, Problem, RawPool, Schedule, schedule::MINUTES_PER_DAY,
 };
 
 /// Checks every rule of a pool's table, returning all problems at once, or
@@ -76,6 +76,7 @@ pub fn validate(raw: &RawPool) -> Result<Policy, Vec<Problem>> {
         out.extend(container(c));
     }
     out.extend(agents(&raw.agents, raw.max));
+    out.extend(job_mode(raw));
     out.extend(scaling::validate(&raw.scaling, raw.min, raw.max));
     for (i, w) in raw.schedule.iter().enumerate() {
         out.extend(schedule(w, i, raw.min, raw.max));
@@ -92,6 +93,8 @@ pub fn validate(raw: &RawPool) -> Result<Policy, Vec<Problem>> {
         paused: raw.paused,
         pinned: raw.pinned,
         schedule: raw.schedule.clone(),
+        mode: raw.mode,
+        job_timeout: raw.job_timeout,
     })
 }
 
@@ -112,6 +115,44 @@ pub fn is_jetstream_name(v: &str) -> bool {
         && !v
             .chars()
             .any(|c| c.is_whitespace() || matches!(c, '.' | '*' | '>'))
+}
+
+/// The rules of `mode = "job"`: its containers exit when their task is
+/// done, so nothing may ask the pool to keep any running.
+fn job_mode(raw: &RawPool) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if raw.mode != PoolMode::Job {
+        if raw.job_timeout.is_some() {
+            out.push(Problem::at(
+                &["job_timeout"],
+                "job_timeout applies only to mode = \"job\"",
+            ));
+        }
+        return out;
+    }
+    let job = "in mode = \"job\" each container works one task and exits";
+    if raw.min > 0 {
+        out.push(Problem::at(&["min"], format!("min must be 0: {job}")));
+    }
+    if raw.agents.warm > 0 {
+        out.push(Problem::at(
+            &["agents", "warm"],
+            format!("warm must be 0: {job}"),
+        ));
+    }
+    if raw.pinned.is_some() {
+        out.push(Problem::at(
+            &["pinned"],
+            format!("pinned is not allowed: {job}"),
+        ));
+    }
+    if raw.job_timeout.is_some_and(|t| t < Duration::from_secs(1)) {
+        out.push(Problem::at(
+            &["job_timeout"],
+            "job_timeout must be at least 1s",
+        ));
+    }
+    out
 }
 
 /// The `[pool.container]` table.

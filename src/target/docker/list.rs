@@ -42,8 +42,17 @@ pub(super) fn summary(c: ContainerSummary) -> Option<Summary> {
             .status
             .as_deref()
             .is_some_and(|s| s.contains("(unhealthy)")),
+        exit_code: c.status.as_deref().and_then(exit_code),
         labels: c.labels.unwrap_or_default().into_iter().collect(),
     })
+}
+
+/// The exit code in Docker's status line (`Exited (137) 5 seconds ago`):
+/// its list carries no other field for it, and inspecting every exited
+/// container would cost a call each.
+fn exit_code(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split_once(')')?.0.trim().parse().ok()
 }
 
 /// Label filters in Docker's spelling (`key` or `key=value`).
@@ -109,6 +118,14 @@ mod tests {
         let listed = s.listed("jetpool.template");
         assert_eq!((listed.created, listed.template), (42, None));
         assert!(summary(ContainerSummary::default()).is_none());
+    }
+
+    #[test]
+    fn exit_codes_come_from_the_status_line() {
+        assert_eq!(exit_code("Exited (0) 2 seconds ago"), Some(0));
+        assert_eq!(exit_code("Exited (137) About a minute ago"), Some(137));
+        assert_eq!(exit_code("Up 3 minutes"), None);
+        assert_eq!(exit_code("Exited (x)"), None);
     }
 
     #[test]
