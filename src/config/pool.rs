@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::duration;
 use super::scaling::Scaling;
 use super::schedule::Schedule;
+use super::trigger::RawTrigger;
 
 /// The container template of a pool's agents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +217,10 @@ pub struct RawPool {
     /// The agent lifecycle: drain, warm pool, healing.
     #[serde(default)]
     pub agents: AgentsSpec,
+    /// Scaling triggers beside the backlog model (`[[pool.trigger]]`):
+    /// each recommends a count, the highest wins.
+    #[serde(default, rename = "trigger")]
+    pub triggers: Vec<RawTrigger>,
 }
 
 impl RawPool {
@@ -236,6 +241,7 @@ impl RawPool {
             pinned: None,
             schedule: Vec::new(),
             agents: AgentsSpec::default(),
+            triggers: Vec::new(),
         }
     }
 }

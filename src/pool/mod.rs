@@ -233,6 +233,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             replicas: self.roster.replicas(&listed),
             cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
             budget: self.options.budget.as_ref().and_then(|b| b.grant(&name)),
+            triggers: Vec::new(),
         };
         let fresh_within = self.spec.agents.stats_timeout;
         let working = self.roster.working(&listed);
