@@ -15,6 +15,7 @@ mod names;
 mod ops;
 pub mod spec;
 mod status;
+mod triggers;
 mod update;
 
 use std::sync::Arc;
@@ -110,6 +111,8 @@ pub struct PoolRunner<S, T, A> {
     expect: watch::Sender<Expectation>,
     /// Settings fixed at build time.
     options: Options,
+    /// The background readers of the policy's triggers, while it has any.
+    readers: Option<triggers::Readers>,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -140,6 +143,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 agent_nats_url,
                 ..Options::default()
             },
+            readers: None,
         };
         (runner, rx)
     }
@@ -157,6 +161,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let mut updates = self.options.updates.take();
         // A clone to wait on; `tick` reads the value through the field.
         let mut override_changes = self.options.overrides.clone();
+        self.start_readers();
         tokio::pin!(shutdown);
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
@@ -233,9 +238,16 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             replicas: self.roster.replicas(&listed),
             cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
             budget: self.options.budget.as_ref().and_then(|b| b.grant(&name)),
-            triggers: Vec::new(),
+            triggers: self
+                .readers
+                .as_ref()
+                .map(triggers::Readers::readings)
+                .unwrap_or_default(),
         };
         let fresh_within = self.spec.agents.stats_timeout;
+        if let Some(r) = &self.readers {
+            r.measure(self.roster.working(&listed).map(str::to_string).collect());
+        }
         let working = self.roster.working(&listed);
         let obs = observe::observation(tick, &mut self.reports, working, fresh_within, now);
         let overrides = self
@@ -272,6 +284,24 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         });
         self.publish(obs, &d, &listed, overrides, now);
         self.last = Some(d);
+    }
+
+    /// Starts the readers of the spec's triggers (none without triggers),
+    /// replacing those of an earlier spec; unchanged triggers keep theirs.
+    fn start_readers(&mut self) {
+        let triggers = &self.spec.policy.triggers;
+        if self.readers.as_ref().is_some_and(|r| r.serve(triggers)) {
+            return;
+        }
+        self.readers = (!triggers.is_empty()).then(|| {
+            triggers::Readers::start(
+                &self.spec.name,
+                triggers,
+                &self.io.target,
+                self.spec.policy.interval,
+                self.clock,
+            )
+        });
     }
 
     /// Records an agent's report, or counts why it was ignored: screened

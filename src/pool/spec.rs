@@ -60,6 +60,7 @@ impl PoolSpec {
             ("paused", a.paused != b.paused),
             ("pinned", a.pinned != b.pinned),
             ("schedule", a.schedule != b.schedule),
+            ("trigger", a.triggers != b.triggers),
             ("container", self.template != new.template),
             ("agents", self.agents != new.agents),
             ("source", self.source != new.source),
