@@ -46,19 +46,13 @@ target = 0.6
 "#,
         image = image()
     );
-    let svc = Service::start(&nats, &toml);
-    eventually(
-        Duration::from_secs(30),
-        "the first agent running",
-        || async { (running(&pool).len() == 1).then_some(()) },
-    )
-    .await;
-
-    // One long task: the agent holding it burns its half core (about 100%
-    // of its limit against a target of 60%: ceil(1 x 1.0 / 0.6) = 2),
-    // while the queue is empty and the backlog model asks for the 1 agent
-    // that holds the work.
+    // One long task, queued before jetpool starts (so the arrival-rate
+    // estimate sees no burst): the agent holding it burns its half core
+    // (about 100% of its limit against a target of 60%: ceil(1 x 1.0 /
+    // 0.6) = 2), while the queue is empty and the backlog model asks for
+    // the 1 agent that holds the work.
     publish(&nats, stream, 1, 120_000).await;
+    let svc = Service::start(&nats, &toml);
     let d = eventually(
         Duration::from_secs(60),
         "a second agent for the cpu trigger",

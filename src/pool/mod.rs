@@ -246,7 +246,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         };
         let fresh_within = self.spec.agents.stats_timeout;
         if let Some(r) = &self.readers {
-            r.measure(self.roster.working(&listed).map(str::to_string).collect());
+            r.measure(triggers::measurable(
+                self.roster.working(&listed),
+                &listed,
+                now,
+            ));
         }
         let working = self.roster.working(&listed);
         let obs = observe::observation(tick, &mut self.reports, working, fresh_within, now);

@@ -13,16 +13,18 @@
 //! senders see no receiver left), so a reload that changes the triggers
 //! replaces them, and a stopped pool leaves none behind.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::observe::prometheus;
 use crate::policy::{PromQuery, Source, Trigger, TriggerReading};
-use crate::target::{ScaleTarget, Usage};
+use crate::target::{Listed, ScaleTarget, Usage};
 use crate::telemetry::{
     self,
     events::{TriggerFailed, TriggerRecovered},
@@ -35,6 +37,31 @@ const MIN_CADENCE: Duration = Duration::from_secs(1);
 
 /// The longest one agent's usage read may take.
 const USAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Agents younger than this are not measured: a starting process burns
+/// CPU that says nothing about the work (the HPA ignores CPU samples of
+/// pods that just became ready for the same reason). Until then they
+/// count as unmeasured, which the HPA's rule treats conservatively.
+pub(super) const USAGE_WARMUP: Duration = Duration::from_secs(10);
+
+/// The working agents whose container has run at least [`USAGE_WARMUP`]
+/// by `now`: the ones the cpu and memory triggers measure.
+pub(super) fn measurable<'a>(
+    working: impl Iterator<Item = &'a str>,
+    listed: &[Listed],
+    now: Timestamp,
+) -> Vec<String> {
+    let cutoff = now.as_second() - USAGE_WARMUP.as_secs() as i64;
+    let settled: HashSet<&str> = listed
+        .iter()
+        .filter(|c| c.created <= cutoff)
+        .map(|c| c.name.as_str())
+        .collect();
+    working
+        .filter(|n| settled.contains(n))
+        .map(str::to_string)
+        .collect()
+}
 
 /// A pool's trigger readers, and the receivers of their readings.
 pub(super) struct Readers {
