@@ -216,11 +216,12 @@ pub fn decide(
         .consumer
         .filter(|_| obs.failure.is_none() && staleness <= s.stale_after.as_secs_f64());
     let bounds = schedule::bounds_at(policy, now);
+    let trigger_stale = triggers::stale_after(s.stale_after, policy.interval);
     let others: Vec<TriggerOutcome> = policy
         .triggers
         .iter()
         .enumerate()
-        .map(|(i, tr)| triggers::recommend(tr, obs.triggers.get(i), current, s.stale_after, now))
+        .map(|(i, tr)| triggers::recommend(tr, obs.triggers.get(i), current, trigger_stale, now))
         .collect();
     let active = triggers::active(&others).map(|o| o.name.as_str());
 

@@ -14,8 +14,9 @@
 //!   wakes a pool from zero or keeps a running one from being idle.
 //!
 //! A trigger that cannot be read (its reader failed, or its reading is
-//! older than the pool's `stale_after`) recommends nothing and holds the
-//! pool: while it is blind, the count never goes below what runs.
+//! older than the pool's `stale_after`, see [`stale_after`]) recommends
+//! nothing and holds the pool: while it is blind, the count never goes
+//! below what runs.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,18 @@ use super::ewma::secs_between;
 
 /// The name of the backlog model among the triggers.
 pub const BACKLOG: &str = "backlog";
+
+/// The shortest time between two reads of one trigger: a pool ticking
+/// every 250 ms need not query Prometheus four times a second, and one
+/// Docker stats read samples for about a second anyway.
+pub const MIN_READ_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How old a trigger's reading may be before it is stale: the pool's
+/// `stale_after`, but at least three read intervals, so a `stale_after`
+/// shorter than a read's cadence cannot keep every trigger blind.
+pub fn stale_after(stale_after: Duration, interval: Duration) -> Duration {
+    stale_after.max(3 * interval.max(MIN_READ_INTERVAL))
+}
 
 /// One validated `[[pool.trigger]]`.
 #[derive(Debug, Clone, PartialEq)]

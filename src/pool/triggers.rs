@@ -23,17 +23,13 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::observe::prometheus;
+use crate::policy::triggers::MIN_READ_INTERVAL;
 use crate::policy::{PromQuery, Source, Trigger, TriggerReading};
 use crate::target::{Listed, ScaleTarget, Usage};
 use crate::telemetry::{
     self,
     events::{TriggerFailed, TriggerRecovered},
 };
-
-/// The shortest time between two reads of one trigger: a pool ticking
-/// every 250 ms need not query Prometheus four times a second, and one
-/// Docker stats read samples for about a second anyway.
-const MIN_CADENCE: Duration = Duration::from_secs(1);
 
 /// The longest one agent's usage read may take.
 const USAGE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,7 +79,7 @@ impl Readers {
         interval: Duration,
         clock: Clock,
     ) -> Self {
-        let cadence = interval.max(MIN_CADENCE);
+        let cadence = interval.max(MIN_READ_INTERVAL);
         let names: Vec<String> = triggers.iter().map(|t| t.name.clone()).collect();
         telemetry::triggers_started(pool, &names);
         let (agents, agents_rx) = watch::channel(Vec::new());
