@@ -290,24 +290,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         self.last = Some(d);
     }
 
-    /// Starts the readers of the spec's triggers (none without triggers),
-    /// replacing those of an earlier spec; unchanged triggers keep theirs.
-    fn start_readers(&mut self) {
-        let triggers = &self.spec.policy.triggers;
-        if self.readers.as_ref().is_some_and(|r| r.serve(triggers)) {
-            return;
-        }
-        self.readers = (!triggers.is_empty()).then(|| {
-            triggers::Readers::start(
-                &self.spec.name,
-                triggers,
-                &self.io.target,
-                self.spec.policy.interval,
-                self.clock,
-            )
-        });
-    }
-
     /// Records an agent's report, or counts why it was ignored: screened
     /// at the edge, and from one of this pool's containers (a flood of
     /// forged ids must not grow the registry).

@@ -21,8 +21,10 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::PoolRunner;
 use crate::clock::Clock;
 use crate::observe::prometheus;
+use crate::observe::{AgentControl, MetricsSource};
 use crate::policy::triggers::MIN_READ_INTERVAL;
 use crate::policy::{PromQuery, Source, Trigger, TriggerReading};
 use crate::target::{Listed, ScaleTarget, Usage};
@@ -132,6 +134,26 @@ impl Readers {
             let changed = *v != names;
             *v = names;
             changed
+        });
+    }
+}
+
+impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
+    /// Starts the readers of the spec's triggers (none without triggers),
+    /// replacing those of an earlier spec; unchanged triggers keep theirs.
+    pub(super) fn start_readers(&mut self) {
+        let triggers = &self.spec.policy.triggers;
+        if self.readers.as_ref().is_some_and(|r| r.serve(triggers)) {
+            return;
+        }
+        self.readers = (!triggers.is_empty()).then(|| {
+            Readers::start(
+                &self.spec.name,
+                triggers,
+                &self.io.target,
+                self.spec.policy.interval,
+                self.clock,
+            )
         });
     }
 }
