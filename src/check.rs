@@ -90,6 +90,10 @@ fn summary(p: &Policy) -> String {
         1 => parts.push("1 schedule window".into()),
         n => parts.push(format!("{n} schedule windows")),
     }
+    if !p.triggers.is_empty() {
+        let names: Vec<&str> = p.triggers.iter().map(|t| t.name.as_str()).collect();
+        parts.push(format!("triggers backlog, {}", names.join(", ")));
+    }
     if p.paused {
         parts.push("PAUSED".into());
     }

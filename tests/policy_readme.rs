@@ -63,6 +63,10 @@ fn every_key_has_a_row() {
              start = \"08:00\"\nend = \"09:00\"\nmin = 1\nprobe_key = 1\n"
         ),
         format!("{POOL}[pool.container]\nimage = \"x\"\n[pool.agents]\nprobe_key = 1\n"),
+        format!(
+            "{POOL}[pool.container]\nimage = \"x\"\n[[pool.trigger]]\n\
+             type = \"cpu\"\ntarget = 0.5\nprobe_key = 1\n"
+        ),
     ];
     let mut checked = 0;
     for probe in &probes {
@@ -75,9 +79,10 @@ fn every_key_has_a_row() {
             checked += 1;
         }
     }
-    // pool 15, container 14, scaling 22, rate limit 3, schedule 6, agents 6.
+    // pool 16, container 14, scaling 22, rate limit 3, schedule 6, agents 6,
+    // trigger 10.
     assert_eq!(
-        checked, 66,
+        checked, 77,
         "a table gained or lost keys: update this count and the README"
     );
 }

@@ -503,3 +503,57 @@ async fn changed_template_rolls_one_drained_agent_at_a_time() {
 fn h_drains(h: &Harness) -> usize {
     h.agents.commands(Command::Drain).len()
 }
+
+#[tokio::test(start_paused = true)]
+async fn busy_agents_scale_out_on_cpu_and_a_blind_trigger_holds() {
+    let target = Arc::new(VirtualTarget::new());
+    // Every agent at a full core of its one-core limit, target 50%: each
+    // measured agent asks for two, up to max; the queue is empty.
+    target.set_usage(Some(jetpool::target::Usage {
+        cpu_cores: 1.0,
+        cpu_limit_cores: Some(1.0),
+        memory_bytes: 1,
+        memory_limit_bytes: 2,
+    }));
+    let toml = "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmin = 1\nmax = 4\n\
+                [pool.container]\nimage = \"x\"\n[pool.scaling]\nscale_down_delay = \"1s\"\n\
+                [[pool.trigger]]\ntype = \"cpu\"\ntarget = 0.5\n";
+    let spec = jetpool::pool::spec::parse_str(Path::new("t.toml"), toml)
+        .unwrap()
+        .remove(0);
+    let mut h = start(spec, Scripted::new(0), target);
+    let s = h
+        .until("4 agents for the cpu trigger", |s| s.replicas.ready == 4)
+        .await;
+    let d = s.decision.unwrap();
+    assert_eq!(
+        d.triggers[0].recommended,
+        Some(0),
+        "the backlog alone asks for none"
+    );
+    assert!(d.reason.contains("trigger"), "{}", d.reason);
+
+    // The stats cannot be read any more: the trigger is blind and the
+    // pool holds its 4 agents although the backlog model asks for 1.
+    h.target.set_usage(None);
+    let s = h
+        .until("a blind trigger", |s| {
+            s.decision.as_ref().is_some_and(|d| {
+                d.triggers
+                    .iter()
+                    .any(|t| t.name == "cpu" && t.recommended.is_none())
+            })
+        })
+        .await;
+    assert_eq!(s.decision.unwrap().desired, 4);
+    h.ticks(20).await;
+    assert_eq!(h.target.running("p"), 4, "no scale-in while blind");
+
+    // Idle agents read again: the pool shrinks to what the model needs.
+    h.target.set_usage(Some(jetpool::target::Usage::default()));
+    h.until("scaled in to min", |s| {
+        s.decision.as_ref().is_some_and(|d| d.desired == 1)
+    })
+    .await;
+    h.shutdown().await;
+}

@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 pub use control::{Identity, Mode};
 use lookup::consumer;
-pub use worker::Work;
+pub use worker::{Work, WorkMode};
 
 use crate::error::Result;
 use crate::nats::NatsArgs;
@@ -50,6 +50,11 @@ pub struct AgentArgs {
     /// when a command is given).
     #[arg(long, default_value = "100ms", value_parser = crate::config::parse_duration)]
     pub work: Duration,
+    /// How simulated work spends its time: `sleep` (waits, using no CPU)
+    /// or `cpu` (keeps one core busy for the task's duration, for the
+    /// `cpu` trigger).
+    #[arg(long, env = "JETPOOL_WORK_MODE", value_enum, default_value_t = WorkMode::Sleep)]
+    pub work_mode: WorkMode,
     /// Tasks worked on at once.
     #[arg(long, env = "JETPOOL_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
@@ -90,6 +95,7 @@ impl AgentArgs {
             stream: stream.into(),
             consumer: consumer.into(),
             work: Duration::from_millis(100),
+            work_mode: WorkMode::Sleep,
             concurrency: 1,
             id: None,
             pool: None,
@@ -205,7 +211,10 @@ pub async fn run(
     });
 
     let work = if args.command.is_empty() {
-        Work::Simulate(args.work)
+        match args.work_mode {
+            WorkMode::Sleep => Work::Simulate(args.work),
+            WorkMode::Cpu => Work::Burn(args.work),
+        }
     } else {
         Work::Command(args.command.clone())
     };

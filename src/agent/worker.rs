@@ -10,11 +10,22 @@ use async_nats::jetstream::{AckKind, Message};
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, error, warn};
 
+/// How simulated work spends its time (`jetpool agent --work-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkMode {
+    /// Sleep: the task takes time but no CPU.
+    Sleep,
+    /// Busy-loop: the task keeps one core busy for its duration.
+    Cpu,
+}
+
 /// How a task is worked.
 #[derive(Debug, Clone)]
 pub enum Work {
     /// Sleep for the payload's `work_ms`, else this long.
     Simulate(Duration),
+    /// Keep one core busy for the payload's `work_ms`, else this long.
+    Burn(Duration),
     /// Run this program (and arguments) once per task, payload on stdin.
     Command(Vec<String>),
 }
@@ -96,21 +107,57 @@ async fn confirm(msg: &Message) -> bool {
 async fn run(msg: &Message, work: &Work) -> Result<(), String> {
     match work {
         Work::Simulate(default) => {
-            let task = serde_json::from_slice::<Task>(&msg.payload).ok();
-            let d = task
-                .as_ref()
-                .and_then(|t| t.work_ms)
-                .map_or(*default, Duration::from_millis);
-            tokio::time::sleep(d).await;
-            let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
-            match task.and_then(|t| t.fail_deliveries) {
-                Some(n) if u64::try_from(delivered).unwrap_or(0) <= n => Err(format!(
-                    "simulated failure (delivery {delivered} of the first {n})"
-                )),
-                _ => Ok(()),
-            }
+            tokio::time::sleep(duration(msg, *default)).await;
+            simulated_failure(msg)
+        }
+        Work::Burn(default) => {
+            let d = duration(msg, *default);
+            // On a blocking thread: a busy loop on a runtime worker would
+            // starve the agent's reports and in-progress acks.
+            tokio::task::spawn_blocking(move || burn(d))
+                .await
+                .map_err(|e| format!("busy loop failed: {e}"))?;
+            simulated_failure(msg)
         }
         Work::Command(argv) => run_command(msg, argv).await,
+    }
+}
+
+/// The payload's `work_ms`, else `default`.
+fn duration(msg: &Message, default: Duration) -> Duration {
+    serde_json::from_slice::<Task>(&msg.payload)
+        .ok()
+        .and_then(|t| t.work_ms)
+        .map_or(default, Duration::from_millis)
+}
+
+/// The payload's `fail_deliveries`: the task fails (and is NAKed) on its
+/// first that many deliveries, for tests of retries.
+fn simulated_failure(msg: &Message) -> Result<(), String> {
+    let fail = serde_json::from_slice::<Task>(&msg.payload)
+        .ok()
+        .and_then(|t| t.fail_deliveries);
+    let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
+    match fail {
+        Some(n) if u64::try_from(delivered).unwrap_or(0) <= n => Err(format!(
+            "simulated failure (delivery {delivered} of the first {n})"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Keeps this thread's core busy for `d`.
+fn burn(d: Duration) {
+    let until = std::time::Instant::now() + d;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while std::time::Instant::now() < until {
+        for _ in 0..10_000 {
+            // An xorshift step the optimiser cannot remove (black_box).
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        std::hint::black_box(x);
     }
 }
 

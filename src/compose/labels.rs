@@ -288,6 +288,14 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_lends_its_triggers() {
+        let l = labels(&[("jetpool.pool", "w"), ("jetpool.policy", "tuned")]);
+        let lent = policies_with("[[pool.trigger]]\ntype = \"cpu\"\ntarget = 0.7");
+        let p = resolve(&l, &lent).unwrap();
+        assert_eq!(p.policy.triggers.len(), 1);
+    }
+
+    #[test]
     fn every_problem_names_its_label() {
         let l = labels(&[
             ("jetpool.pool", "bad name"),

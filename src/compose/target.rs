@@ -20,7 +20,7 @@ use super::{LABEL_CONFIG_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, Servi
 use crate::target::docker::DockerTarget;
 use crate::target::{
     ContainerId, EventAction, LABEL_POOL, LabelFilter, Listed, Phase, ScaleTarget, StartRequest,
-    TargetError, TargetEvent,
+    TargetError, TargetEvent, Usage,
 };
 
 /// How long an act is remembered: longer than any event takes to arrive.
@@ -191,6 +191,10 @@ impl ScaleTarget for ComposeTarget {
         // Compose's own container and jetpool's replicas all carry the
         // service's `jetpool.pool` label, so the plain filter covers both.
         self.docker.events(pool)
+    }
+
+    async fn usage(&self, name: &str) -> Result<Usage, TargetError> {
+        self.docker.usage(name).await
     }
 
     async fn remove(&self, id: &ContainerId) -> Result<(), TargetError> {

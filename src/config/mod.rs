@@ -15,6 +15,7 @@ pub mod pool;
 pub mod rate_limit;
 pub mod scaling;
 pub mod schedule;
+pub mod trigger;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +27,7 @@ pub use pool::{AgentsSpec, ContainerSpec, PoolMode, RawPool};
 pub use rate_limit::{RateLimit, Select, Step};
 pub use scaling::{Scaling, StaleFallback};
 pub use schedule::{Days, Schedule, TimeOfDay, Zone};
+pub use trigger::{RawTrigger, TriggerType};
 
 /// Where in a policy file a problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]

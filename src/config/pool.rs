@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::duration;
 use super::scaling::Scaling;
 use super::schedule::Schedule;
+use super::trigger::RawTrigger;
 
 /// The container template of a pool's agents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -238,6 +239,10 @@ pub struct RawPool {
     /// `killed`); its task is redelivered after AckWait. None: no limit.
     #[serde(default, deserialize_with = "duration::optional")]
     pub job_timeout: Option<Duration>,
+    /// Scaling triggers beside the backlog model (`[[pool.trigger]]`):
+    /// each recommends a count, the highest wins.
+    #[serde(default, rename = "trigger")]
+    pub triggers: Vec<RawTrigger>,
 }
 
 impl RawPool {
@@ -260,6 +265,7 @@ impl RawPool {
             agents: AgentsSpec::default(),
             mode: PoolMode::Agents,
             job_timeout: None,
+            triggers: Vec::new(),
         }
     }
 }

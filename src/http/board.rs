@@ -281,6 +281,7 @@ mod tests {
                 demand: desired,
                 min: 0,
                 max: 10,
+                triggers: Vec::new(),
             }),
             replicas: Replicas {
                 ready: desired,

@@ -87,6 +87,14 @@ pub fn render(doc: &Value, last: usize) -> String {
             "model",
             fields(d, &["estimates", "reason", "limit", "staleness_s"]),
         );
+        // Each trigger's recommendation (`-` while it is blind).
+        let triggers = d["triggers"].as_array().map(|ts| {
+            ts.iter()
+                .map(|t| format!("{}={}", text(&t["name"]), text(&t["recommended"])))
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        row("triggers", triggers.unwrap_or_default());
         row(
             "other",
             fields(inputs, &["consumer", "agents", "replicas", "failure"]),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::AgentRegistry;
-use crate::policy::{ConsumerStats, Observation, Replicas};
+use crate::policy::{ConsumerStats, Observation, Replicas, TriggerReading};
 
 /// What one tick saw, besides the agents' reports.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,6 +31,8 @@ pub struct Tick {
     pub cold_start_s: Option<f64>,
     /// This pool's grant from the global agent budget.
     pub budget: Option<u32>,
+    /// The latest reading of each trigger, in the policy's order.
+    pub triggers: Vec<TriggerReading>,
 }
 
 /// Builds `decide`'s input from `tick` and the reports of the `working`
@@ -51,5 +53,6 @@ pub fn observation<'a>(
         replicas: tick.replicas,
         cold_start_s: tick.cold_start_s,
         budget: tick.budget,
+        triggers: tick.triggers,
     }
 }

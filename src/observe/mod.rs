@@ -230,6 +230,7 @@ impl JetStreamSource {
 
 pub mod agents;
 pub mod build;
+pub mod prometheus;
 pub mod wake;
 pub use agents::{AgentControl, AgentRegistry, NatsControl, Report};
 pub use build::{Tick, observation};

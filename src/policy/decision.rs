@@ -52,11 +52,14 @@ pub enum Limit {
     Pinned,
     /// Capped by the pool's share of the global agent budget.
     Budget,
+    /// Raised by a trigger (cpu, memory, prometheus) whose recommendation
+    /// beat the backlog model's.
+    Trigger,
 }
 
 impl Limit {
     /// Every variant, for metrics that pre-register their label values.
-    pub const ALL: [Limit; 21] = [
+    pub const ALL: [Limit; 22] = [
         Limit::None,
         Limit::ConsumerLimit,
         Limit::Tolerance,
@@ -78,6 +81,7 @@ impl Limit {
         Limit::Paused,
         Limit::Pinned,
         Limit::Budget,
+        Limit::Trigger,
     ];
 
     /// A fixed, bounded label for metrics.
@@ -104,6 +108,7 @@ impl Limit {
             Limit::Paused => "paused",
             Limit::Pinned => "pinned",
             Limit::Budget => "budget",
+            Limit::Trigger => "trigger",
         }
     }
 }
@@ -137,6 +142,8 @@ pub struct Decision {
     pub min: u32,
     /// The upper bound in force now (`max`, lowered by open schedule windows).
     pub max: u32,
+    /// What each trigger recommended, the backlog model first.
+    pub triggers: Vec<super::triggers::TriggerOutcome>,
 }
 
 /// The count as it passes through the guardrails, with a note from each

@@ -55,20 +55,37 @@ pub(crate) enum Gate {
     ToZero,
 }
 
+/// The clocks and trigger state the zero gate weighs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Waits<'a> {
+    /// How long the pool has been idle, seconds.
+    pub idle_for: Option<f64>,
+    /// How long tasks have been pending without a break, seconds.
+    pub waiting_for: Option<f64>,
+    /// An active trigger's name: it wakes the pool and keeps it from idling.
+    pub active: Option<&'a str>,
+}
+
 /// Activation from zero and scale to zero. A pool at zero starts when the
 /// backlog exceeds `activation_backlog`, or when tasks have been pending
 /// for `activation_timeout` (`waiting_for_s`), so a small batch never
 /// waits for company forever. A running pool reaches zero only through
 /// this rule: once idle (no backlog, nothing in flight, no arrivals) for
-/// `scale_to_zero_after`; until then it keeps one agent.
-pub(crate) fn zero_gate(
-    t: &mut Trail,
-    s: &Scaling,
-    z: &Sizing,
-    previous: u32,
-    idle_for_s: Option<f64>,
-    waiting_for_s: Option<f64>,
-) -> Gate {
+/// `scale_to_zero_after`; until then it keeps one agent. An active
+/// trigger (KEDA's activation) wakes a pool at zero and keeps a running
+/// one from counting as idle.
+pub(crate) fn zero_gate(t: &mut Trail, s: &Scaling, z: &Sizing, previous: u32, w: Waits) -> Gate {
+    let (idle_for_s, waiting_for_s) = (w.idle_for, w.waiting_for);
+    if let Some(name) = w.active {
+        if previous == 0 {
+            t.note(format!("wakes: trigger {name} is active"));
+        } else if t.value == 0 {
+            t.bound(1, Limit::ScaleToZeroDelay, |_| {
+                format!("keeping 1 while trigger {name} is active")
+            });
+        }
+        return Gate::Open;
+    }
     if previous == 0 {
         let waited = waiting_for_s.unwrap_or(0.0);
         let timed_out = z.backlog > 0 && waited >= s.activation_timeout.as_secs_f64();

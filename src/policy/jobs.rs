@@ -89,6 +89,7 @@ pub(super) fn decide(
         staleness_s: staleness,
         reason,
         demand: desired,
+        triggers: Vec::new(),
         min: 0,
         max: bounds.max,
     }

@@ -32,6 +32,7 @@ pub mod schedule;
 mod sizing;
 pub mod slo;
 mod stabilize;
+pub mod triggers;
 mod validate;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub use decision::{Decision, Limit};
 pub use estimate::{Estimates, Estimator};
 pub use observation::{AgentStats, ConsumerStats, Observation, Replicas};
 pub use overrides::{Override, Pin, Stamp};
+pub use triggers::{PromQuery, Source, Trigger, TriggerOutcome, TriggerReading};
 pub use validate::{is_jetstream_name, is_plain_name, validate};
 
 pub use crate::config::PoolMode;
@@ -74,6 +76,8 @@ pub struct Policy {
     pub mode: PoolMode,
     /// Job pools: how long a job may run before it is killed.
     pub job_timeout: Option<Duration>,
+    /// Triggers beside the backlog model; the highest recommendation wins.
+    pub triggers: Vec<Trigger>,
 }
 
 impl Policy {
@@ -98,6 +102,7 @@ impl Default for Policy {
             schedule: Vec::new(),
             mode: PoolMode::Agents,
             job_timeout: None,
+            triggers: Vec::new(),
         }
     }
 }
@@ -162,10 +167,13 @@ impl PoolState {
 /// 2. **tolerance**: keep the previous count while the need is within
 ///    `tolerance` of it.
 /// 3. **feed cap**: no more agents than `max_ack_pending` can feed.
-/// 4. **zero gate**: a pool at zero wakes only above `activation_backlog`
-///    or once tasks have waited `activation_timeout`;
-///    a running pool reaches zero only after `scale_to_zero_after` idle,
-///    and then skips step 5 (an idle pool's old needs are void).
+///    Then the **triggers** ([`triggers`]): the highest of the model's
+///    count and every readable trigger's recommendation wins.
+/// 4. **zero gate**: a pool at zero wakes only above `activation_backlog`,
+///    once tasks have waited `activation_timeout`, or on an active
+///    trigger; a running pool reaches zero only after `scale_to_zero_after`
+///    idle with no trigger active, and then skips step 5 (an idle pool's
+///    old needs are void).
 /// 5. **stabilisation windows**: `scale_up_delay` (lowest recommendation
 ///    in it), `scale_down_delay` (highest in it); with `target_wait` and an
 ///    empty queue, the down window holds no idle agent.
@@ -177,7 +185,9 @@ impl PoolState {
 ///    first: **pinned** (the count is N; skips 6 and 7), **paused** (the
 ///    count last decided, so an agent lost while paused is replaced; skips
 ///    6 and 7), **stale** (metrics stale or failing: hold, or
-///    raise to `stale_replicas`; never lower).
+///    raise to `stale_replicas`; never lower; readable triggers may still
+///    raise it). After step 7, a **blind trigger** (failing or stale)
+///    holds the count at or above the last decision and what runs.
 /// 8. **step to zero**: from more than one agent, stop at 1 first.
 /// 9. **bounds**: `[min, max]`, as raised / lowered by open schedule
 ///    windows. Bounds beat every rule above: `min` wins over the down
@@ -227,6 +237,14 @@ pub fn decide(
         .consumer
         .filter(|_| obs.failure.is_none() && staleness <= s.stale_after.as_secs_f64());
     let bounds = schedule::bounds_at(policy, now);
+    let trigger_stale = triggers::stale_after(s.stale_after, policy.interval);
+    let others: Vec<TriggerOutcome> = policy
+        .triggers
+        .iter()
+        .enumerate()
+        .map(|(i, tr)| triggers::recommend(tr, obs.triggers.get(i), current, trigger_stale, now))
+        .collect();
+    let active = triggers::active(&others).map(|o| o.name.as_str());
 
     let (mut t, recommended, inputs) = match fresh {
         Some(c) => {
@@ -237,9 +255,15 @@ pub fn decide(
             let mut t = Trail::new(z.recommended);
             guardrails::tolerance(&mut t, s, &z, previous);
             guardrails::feed_cap(&mut t, &z);
+            triggers::highest(&mut t, &others);
             let idle_for = state.idle_since.map(|i| secs_between(i, c.at));
             let waiting_for = state.backlog_since.map(|b| secs_between(b, c.at));
-            let gate = guardrails::zero_gate(&mut t, s, &z, previous, idle_for, waiting_for);
+            let waits = guardrails::Waits {
+                idle_for,
+                waiting_for,
+                active,
+            };
+            let gate = guardrails::zero_gate(&mut t, s, &z, previous, waits);
             state.windows.record(now, t.value, s);
             match gate {
                 Gate::Open => {
@@ -266,10 +290,13 @@ pub fn decide(
     } else {
         if fresh.is_none() {
             guardrails::stale(&mut t, s, previous, current);
+            // The backlog model is blind, the other triggers may not be.
+            triggers::highest(&mut t, &others);
         }
         state.history.limit(&mut t, s, now, previous);
         let since_change = state.history.last_change().map(|c| secs_between(c, now));
         guardrails::cooldown(&mut t, s, since_change, previous);
+        triggers::hold_blind(&mut t, &others, previous.max(current));
     }
     guardrails::step_to_zero(&mut t, previous, current);
     guardrails::bounds(&mut t, &bounds);
@@ -278,7 +305,13 @@ pub fn decide(
 
     let keep = longest_period(s);
     state.history.record(now, t.value, current, keep);
-    let reason = format!("{inputs}{}", t.notes());
+    let reason = format!("{inputs}{}{}", triggers::describe(&others), t.notes());
+    let backlog = match fresh {
+        Some(_) => TriggerOutcome::backlog(Some(recommended), &format!("backlog -> {recommended}")),
+        None => TriggerOutcome::backlog(None, "backlog blind: consumer metrics stale or failing"),
+    };
+    let mut outcomes = vec![backlog];
+    outcomes.extend(others);
     Decision {
         desired: t.value,
         recommended,
@@ -291,6 +324,7 @@ pub fn decide(
         demand,
         min: bounds.min,
         max: bounds.max,
+        triggers: outcomes,
     }
 }
 

@@ -100,4 +100,8 @@ pub struct Observation {
     /// ([`budget::allocate`](super::budget::allocate)); `None` when no
     /// budget is set (`jetpool run` without `--max-agents`).
     pub budget: Option<u32>,
+    /// The latest reading of each of the policy's triggers, in the
+    /// policy's order; a missing one counts as not read yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<super::triggers::TriggerReading>,
 }

@@ -15,6 +15,7 @@ mod names;
 mod ops;
 pub mod spec;
 mod status;
+mod triggers;
 mod update;
 
 use std::sync::Arc;
@@ -113,6 +114,8 @@ pub struct PoolRunner<S, T, A> {
     engine_lost: bool,
     /// Settings fixed at build time.
     options: Options,
+    /// The background readers of the policy's triggers, while it has any.
+    readers: Option<triggers::Readers>,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -144,6 +147,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 agent_nats_url,
                 ..Options::default()
             },
+            readers: None,
         };
         (runner, rx)
     }
@@ -161,6 +165,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let mut updates = self.options.updates.take();
         // A clone to wait on; `tick` reads the value through the field.
         let mut override_changes = self.options.overrides.clone();
+        self.start_readers();
         tokio::pin!(shutdown);
         info!(pool = %name, stream = %self.spec.stream, consumer = %self.spec.consumer,
               min = self.spec.policy.min, max = self.spec.policy.max, warm = self.spec.agents.warm, "pool started");
@@ -241,8 +246,20 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             replicas: self.roster.replicas(&listed),
             cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
             budget: self.options.budget.as_ref().and_then(|b| b.grant(&name)),
+            triggers: self
+                .readers
+                .as_ref()
+                .map(triggers::Readers::readings)
+                .unwrap_or_default(),
         };
         let fresh_within = self.spec.agents.stats_timeout;
+        if let Some(r) = &self.readers {
+            r.measure(triggers::measurable(
+                self.roster.working(&listed),
+                &listed,
+                now,
+            ));
+        }
         let working = self.roster.working(&listed);
         let obs = observe::observation(tick, &mut self.reports, working, fresh_within, now);
         let overrides = self

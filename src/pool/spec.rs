@@ -9,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, AgentsSpec, ConfigError, ConfigErrors, FilePool, Location, RawPool};
+use crate::config::{
+    self, AgentsSpec, ConfigError, ConfigErrors, FilePool, Location, Problem, RawPool, RawTrigger,
+};
 use crate::policy::{self, Policy};
 use crate::target::Template;
 
@@ -58,6 +60,7 @@ impl PoolSpec {
             ("paused", a.paused != b.paused),
             ("pinned", a.pinned != b.pinned),
             ("schedule", a.schedule != b.schedule),
+            ("trigger", a.triggers != b.triggers),
             ("container", self.template != new.template),
             ("agents", self.agents != new.agents),
             ("source", self.source != new.source),
@@ -123,9 +126,14 @@ fn validated(read: config::Read) -> Result<Policies, ConfigErrors> {
     let mut errors = read.errors;
     let mut tables = Vec::new();
     for fp in read.pools {
+        let unreadable = token_file_problems(&fp.raw.triggers);
         match policy::validate(&fp.raw) {
-            Ok(policy) => tables.push(table(fp, policy)),
-            Err(problems) => errors.extend(problems.into_iter().map(|p| fp.error(p))),
+            Ok(policy) if unreadable.is_empty() => tables.push(table(fp, policy)),
+            Ok(_) => errors.extend(unreadable.into_iter().map(|p| fp.error(p))),
+            Err(mut problems) => {
+                problems.extend(unreadable);
+                errors.extend(problems.into_iter().map(|p| fp.error(p)));
+            }
         }
     }
     if errors.is_empty() {
@@ -134,6 +142,28 @@ fn validated(read: config::Read) -> Result<Policies, ConfigErrors> {
     // Stable: within a file, problems keep the order they were found in.
     errors.sort_by(|a, b| a.location.file.cmp(&b.location.file));
     Err(ConfigErrors(errors))
+}
+
+/// The token files among `raw` that cannot be read, as problems: asked
+/// where policy files are loaded, so `jetpool check` and `jetpool run`
+/// name them at their line rather than at the first failed query.
+fn token_file_problems(raw: &[RawTrigger]) -> Vec<Problem> {
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let path = r.token_file.as_ref()?;
+            let why = match std::fs::read_to_string(path) {
+                Ok(t) if t.trim().is_empty() => "is empty".to_string(),
+                Ok(_) => return None,
+                Err(e) => format!("cannot be read: {e}"),
+            };
+            let idx = i.to_string();
+            Some(Problem::at(
+                &["trigger", &idx, "token_file"],
+                format!("token_file {} {why}", path.display()),
+            ))
+        })
+        .collect()
 }
 
 fn table(fp: FilePool, policy: Policy) -> Table {

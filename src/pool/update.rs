@@ -81,6 +81,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         }
         .emit();
         self.spec = new;
+        self.start_readers();
         // Act on the change now, not an interval later.
         ticker.reset_immediately();
     }

@@ -279,6 +279,8 @@ impl Controller for Jetpool {
             replicas: self.roster.replicas(&listed),
             cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
             budget: None,
+            // The simulator models the backlog only (no cpu or prometheus).
+            triggers: Vec::new(),
         };
         let working = self.roster.working(&listed);
         let obs = observe::observation(

@@ -29,11 +29,13 @@ pub enum TargetOp {
     Remove,
     /// Following container events.
     Events,
+    /// Reading a container's resource usage.
+    Stats,
 }
 
 impl TargetOp {
     /// Every operation, for registering metrics at zero.
-    pub const ALL: [TargetOp; 10] = [
+    pub const ALL: [TargetOp; 11] = [
         TargetOp::Ping,
         TargetOp::List,
         TargetOp::Inspect,
@@ -44,6 +46,7 @@ impl TargetOp {
         TargetOp::Stop,
         TargetOp::Remove,
         TargetOp::Events,
+        TargetOp::Stats,
     ];
 
     /// The operation's name, also its metric label value.
@@ -59,6 +62,7 @@ impl TargetOp {
             TargetOp::Stop => "stop",
             TargetOp::Remove => "remove",
             TargetOp::Events => "events",
+            TargetOp::Stats => "stats",
         }
     }
 }
@@ -78,6 +82,7 @@ impl TargetOp {
             TargetOp::Stop => DockerOp::Stop,
             TargetOp::Remove => DockerOp::Remove,
             TargetOp::Events => DockerOp::Events,
+            TargetOp::Stats => DockerOp::Stats,
         }
     }
 }

@@ -173,6 +173,37 @@ pub enum TargetEvent {
     },
 }
 
+/// One container's resource use, as the engine measured it: what the
+/// `cpu` and `memory` triggers read.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    /// CPU in use, in cores (1.0 = one core busy), over the engine's
+    /// sampling interval.
+    pub cpu_cores: f64,
+    /// The container's CPU limit in cores; `None` without one.
+    pub cpu_limit_cores: Option<f64>,
+    /// Memory in use, bytes, without the reclaimable page cache (what
+    /// `docker stats` shows).
+    pub memory_bytes: u64,
+    /// The container's memory limit, bytes; without one the engine
+    /// reports the host's memory.
+    pub memory_limit_bytes: u64,
+}
+
+impl Usage {
+    /// CPU use as a share of the limit, or of one core without a limit.
+    pub fn cpu_utilisation(&self) -> f64 {
+        self.cpu_cores / self.cpu_limit_cores.filter(|&l| l > 0.0).unwrap_or(1.0)
+    }
+
+    /// Memory use as a share of the limit (of the host's memory without
+    /// one); `None` when the engine reported no limit at all.
+    pub fn memory_utilisation(&self) -> Option<f64> {
+        (self.memory_limit_bytes > 0)
+            .then(|| self.memory_bytes as f64 / self.memory_limit_bytes as f64)
+    }
+}
+
 /// Something that runs a pool's agents: Docker in production, an in-memory
 /// fake in loop tests and dry runs; later a Swarm service or several
 /// engines. Every method is safe to retry: stopping or removing what is
@@ -198,6 +229,19 @@ pub trait ScaleTarget: Send + Sync + 'static {
     /// stream reconnects by itself; events only make the loop faster, its
     /// periodic listing is the truth.
     fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent>;
+    /// The resource use of container `name` (for the `cpu` and `memory`
+    /// triggers). Engines that cannot measure it say so.
+    fn usage(&self, name: &str) -> impl Future<Output = Result<Usage, TargetError>> + Send {
+        let _ = name;
+        async {
+            Err(TargetError::new(
+                "none",
+                TargetOp::Stats,
+                ErrorKind::Other,
+                "this target does not measure resource use",
+            ))
+        }
+    }
 }
 
 /// Turns an mpsc receiver into a stream.

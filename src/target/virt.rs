@@ -10,8 +10,8 @@ use futures::stream::BoxStream;
 use tokio::sync::mpsc;
 
 use super::{
-    ContainerId, Listed, Phase, ScaleTarget, StartRequest, TargetError, TargetEvent,
-    receiver_stream,
+    ContainerId, ErrorKind, Listed, Phase, ScaleTarget, StartRequest, TargetError, TargetEvent,
+    TargetOp, Usage, receiver_stream,
 };
 
 /// Containers held in memory, keyed by id.
@@ -33,6 +33,9 @@ struct Inner {
     listeners: BTreeMap<String, Vec<mpsc::Sender<TargetEvent>>>,
     /// Names of containers started as standby.
     standby: Vec<String>,
+    /// The resource use every running container reports; `None`: usage
+    /// cannot be read (as in a dry run, where nothing really runs).
+    usage: Option<Usage>,
 }
 
 impl VirtualTarget {
@@ -95,6 +98,15 @@ impl VirtualTarget {
             if let Some(ls) = g.listeners.get_mut(pool) {
                 ls.retain(|tx| tx.try_send(ev.clone()).is_ok());
             }
+        }
+    }
+
+    /// Sets the resource use every running container reports, or with
+    /// `None` makes reading it fail: for loop tests of the cpu and memory
+    /// triggers.
+    pub fn set_usage(&self, usage: Option<Usage>) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.usage = usage;
         }
     }
 
@@ -189,6 +201,25 @@ impl ScaleTarget for VirtualTarget {
             }
         }
         Ok(())
+    }
+
+    async fn usage(&self, name: &str) -> Result<Usage, TargetError> {
+        let g = self.inner.lock().ok();
+        let running = g.as_ref().is_some_and(|g| {
+            g.containers
+                .values()
+                .flat_map(|m| m.values())
+                .any(|c| c.name == name && c.phase == Phase::Running)
+        });
+        match g.and_then(|g| g.usage) {
+            Some(u) if running => Ok(u),
+            _ => Err(TargetError::new(
+                "virtual",
+                TargetOp::Stats,
+                ErrorKind::Other,
+                format!("no resource use for {name}: virtual replicas do not run"),
+            )),
+        }
     }
 
     fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent> {

@@ -28,6 +28,18 @@ pub(super) fn describe() {
         "Agents the sizing model asked for before guardrails."
     );
     describe_gauge!(
+        "jetpool_trigger_recommended_replicas",
+        "Agents each trigger recommends (backlog, cpu, memory, prometheus; the highest wins); a blind trigger keeps its last value."
+    );
+    describe_gauge!(
+        "jetpool_trigger_value",
+        "What each trigger last read: the agents' mean utilisation of their limit (cpu, memory) or the query's value (prometheus)."
+    );
+    describe_counter!(
+        "jetpool_trigger_errors_total",
+        "Failed reads of a trigger (Docker stats, Prometheus query); while one fails, the pool does not scale in."
+    );
+    describe_gauge!(
         "jetpool_pool_replicas",
         format!("Agent containers by state ({}).", values::<ReplicaState>())
     );

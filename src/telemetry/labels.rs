@@ -125,6 +125,8 @@ metric_label! {
         Remove => "remove",
         /// Follow container events.
         Events => "events",
+        /// Read a container's resource usage (the stats API).
+        Stats => "stats",
     }
 }
 

@@ -123,7 +123,27 @@ pub fn record_decision(
     if let Some(prev) = previous_limit.filter(|&l| l != limit) {
         gauge!("jetpool_pool_guardrail_active", "pool" => p.clone(), "limit" => prev).set(0.0);
     }
-    gauge!("jetpool_pool_guardrail_active", "pool" => p, "limit" => limit).set(1.0);
+    gauge!("jetpool_pool_guardrail_active", "pool" => p.clone(), "limit" => limit).set(1.0);
+    for o in &d.triggers {
+        // A blind trigger's series keeps its last value: a gap would read
+        // as a recommendation of zero on a dashboard.
+        if let Some(n) = o.recommended {
+            gauge!("jetpool_trigger_recommended_replicas", "pool" => p.clone(), "trigger" => o.name.clone())
+                .set(f64::from(n));
+        }
+        if let Some(v) = o.value {
+            gauge!("jetpool_trigger_value", "pool" => p.clone(), "trigger" => o.name.clone())
+                .set(v);
+        }
+    }
+}
+
+/// Registers the error counter of each of a pool's triggers at zero.
+pub fn triggers_started(pool: &str, triggers: &[String]) {
+    for t in triggers {
+        counter!("jetpool_trigger_errors_total", "pool" => pool.to_string(), "trigger" => t.clone())
+            .increment(0);
+    }
 }
 
 /// Registers `metric` at zero for `pool` under every value of label `key`.

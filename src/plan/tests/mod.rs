@@ -121,6 +121,7 @@ impl World {
             demand: desired,
             min: 0,
             max: 100,
+            triggers: Vec::new(),
         };
         plan(&Input {
             decision: &d,

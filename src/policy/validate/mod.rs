@@ -6,9 +6,11 @@
 //!
 //! - this file: names, bounds, cadence, the manual overrides, the agent
 //!   lifecycle, the container table and schedule windows;
-//! - `scaling`: the `[pool.scaling]` knobs and their rate limits.
+//! - `scaling`: the `[pool.scaling]` knobs and their rate limits;
+//! - `triggers`: the `[[pool.trigger]]` tables.
 
 mod scaling;
+mod triggers;
 
 use std::time::Duration;
 
@@ -81,6 +83,10 @@ pub fn validate(raw: &RawPool) -> Result<Policy, Vec<Problem>> {
     for (i, w) in raw.schedule.iter().enumerate() {
         out.extend(schedule(w, i, raw.min, raw.max));
     }
+    let triggers = triggers::validate(&raw.triggers).unwrap_or_else(|problems| {
+        out.extend(problems);
+        Vec::new()
+    });
     if !out.is_empty() {
         return Err(out);
     }
@@ -95,6 +101,7 @@ pub fn validate(raw: &RawPool) -> Result<Policy, Vec<Problem>> {
         schedule: raw.schedule.clone(),
         mode: raw.mode,
         job_timeout: raw.job_timeout,
+        triggers,
     })
 }
 
@@ -144,6 +151,12 @@ fn job_mode(raw: &RawPool) -> Vec<Problem> {
         out.push(Problem::at(
             &["pinned"],
             format!("pinned is not allowed: {job}"),
+        ));
+    }
+    if !raw.triggers.is_empty() {
+        out.push(Problem::at(
+            &["trigger"],
+            format!("triggers do not apply: {job}, one per pending task"),
         ));
     }
     if raw.job_timeout.is_some_and(|t| t < Duration::from_secs(1)) {
@@ -305,6 +318,38 @@ mod tests {
     fn a_valid_table_gives_its_policy() {
         let p = validate(&raw("min = 1\npinned = 2")).unwrap();
         assert_eq!((p.min, p.max, p.pinned), (1, 3, Some(2)));
+    }
+
+    #[test]
+    fn triggers_are_typed_and_every_mistake_names_its_key() {
+        let p = validate(&raw(
+            "[[pool.trigger]]\ntype = \"cpu\"\ntarget = 0.7\n[[pool.trigger]]\ntype = \"prometheus\"\nurl = \"http://127.0.0.1:9090/\"\nquery = \"sum(x)\"\ntarget = 10",
+        ))
+        .unwrap();
+        assert_eq!(p.triggers.len(), 2);
+        assert_eq!(
+            (p.triggers[0].name.as_str(), p.triggers[0].tolerance),
+            ("cpu", 0.1)
+        );
+        match &p.triggers[1].source {
+            crate::policy::Source::Prometheus(q) => {
+                assert_eq!(q.url, "http://127.0.0.1:9090");
+                assert!(q.ignore_null_values);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            paths(validate(&raw(
+                "[[pool.trigger]]\ntype = \"cpu\"\ntarget = 0\nquery = \"x\"\n[[pool.trigger]]\ntype = \"prometheus\"\nurl = \"ftp://x\"\ntarget = 1\n[[pool.trigger]]\ntype = \"memory\"\ntarget = 0.5\nname = \"cpu\""
+            ))),
+            [
+                "trigger[0].target",
+                "trigger[0].query",
+                "trigger[1].url",
+                "trigger[1].query",
+                "trigger[2].name"
+            ]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - `clone`: `docker inspect` to a spec.
 //! - `list`: the container list, by labels.
 //! - `events`: the events stream, reconnecting.
+//! - `stats`: one container's resource use, for the cpu and memory triggers.
 //! - `error`: bollard's errors as [`TargetError`]s.
 
 mod clone;
@@ -16,6 +17,7 @@ mod convert;
 mod error;
 mod events;
 mod list;
+mod stats;
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +32,7 @@ use futures::stream::BoxStream;
 use self::error::{ENGINE, is_not_found, status_of, to_target};
 use crate::target::{
     ContainerId, ErrorKind, Inspected, LABEL_MANAGED, LABEL_POOL, LABEL_TEMPLATE, LabelFilter,
-    Listed, ScaleTarget, StartRequest, TargetError, TargetEvent, TargetOp,
+    Listed, ScaleTarget, StartRequest, TargetError, TargetEvent, TargetOp, Usage,
 };
 use crate::telemetry;
 
@@ -243,5 +245,9 @@ impl ScaleTarget for DockerTarget {
 
     fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent> {
         self.pool_events(&[LabelFilter::equals(LABEL_POOL, pool)])
+    }
+
+    async fn usage(&self, name: &str) -> Result<Usage, TargetError> {
+        self.read_usage(name).await
     }
 }

@@ -377,3 +377,42 @@ impl JobEnded<'_> {
             .increment(1);
     }
 }
+/// A trigger's reader could not read it; the pool will not scale in on it
+/// until it reads again.
+pub struct TriggerFailed<'a> {
+    /// The pool.
+    pub pool: &'a str,
+    /// The trigger's name (a label bounded by the policy files).
+    pub trigger: &'a str,
+    /// What went wrong.
+    pub error: &'a dyn Display,
+    /// Whether the previous read succeeded (log once per run of failures).
+    pub first: bool,
+}
+
+impl TriggerFailed<'_> {
+    /// Logs (on change) and counts the event.
+    pub fn emit(&self) {
+        if self.first {
+            warn!(pool = %self.pool, trigger = %self.trigger, error = %self.error,
+                  "cannot read a trigger; the pool will not scale in while it is blind");
+        }
+        counter!("jetpool_trigger_errors_total", "pool" => self.pool.to_string(), "trigger" => self.trigger.to_string())
+            .increment(1);
+    }
+}
+
+/// A trigger reads again after failing.
+pub struct TriggerRecovered<'a> {
+    /// The pool.
+    pub pool: &'a str,
+    /// The trigger's name.
+    pub trigger: &'a str,
+}
+
+impl TriggerRecovered<'_> {
+    /// Logs the event.
+    pub fn emit(&self) {
+        info!(pool = %self.pool, trigger = %self.trigger, "trigger reads again");
+    }
+}
