@@ -131,6 +131,14 @@ impl DockerTarget {
         Ok(DockerTarget { docker })
     }
 
+    /// Asks the daemon whether it answers.
+    pub async fn ping(&self) -> Result<(), TargetError> {
+        timed(TargetOp::Ping, self.docker.ping())
+            .await
+            .map(|_| ())
+            .map_err(|e| to_target(TargetOp::Ping, e))
+    }
+
     /// The same engine with another request timeout, for a stop that waits
     /// out a grace period longer than the client's.
     pub fn with_timeout(&self, timeout: Duration) -> DockerTarget {

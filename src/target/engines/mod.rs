@@ -7,10 +7,12 @@
 //!   container of an engine that does not answer is simply absent, so the
 //!   pool's roster forgets it and `decide`/`plan` replace it on the others
 //!   (up to `max`); nothing is drained or stopped on an engine jetpool
-//!   cannot reach. Only when no engine answers does `list` fail, and the
-//!   pool holds as it does when its one engine is away. When the engine is
-//!   back, its containers are listed again: exited ones are reaped, running
-//!   ones adopted and, if the pool no longer needs them, drained like any
+//!   cannot reach, and a lost engine is not listed again (no tick waits
+//!   on it) until a probe in the background finds it answering. Only
+//!   when no engine answers does `list` fail, and the pool holds as it
+//!   does when its one engine is away. When the engine is back, its
+//!   containers are listed again: exited ones are reaped, running ones
+//!   adopted and, if the pool no longer needs them, drained like any
 //!   scale-in. Nothing is started twice: names are unique per agent.
 //! - `start` places the agent by [`place::order`]: the allowed engine that
 //!   answers with the fewest of the pool's agents relative to its weight;
@@ -21,13 +23,15 @@
 //! - `events` merges the engines' event streams.
 //!
 //! - [`endpoint`]: the flags, parsed. [`place`]: the placement rule, pure.
+//!   `engine`: one engine, and the probe of a lost one.
 
 pub mod endpoint;
+mod engine;
 pub mod place;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -37,6 +41,7 @@ use tracing::{info, warn};
 
 pub use endpoint::{Endpoint, EngineConfig, EngineFlagError, LOCAL, parse};
 
+use self::engine::{ANSWER_WITHIN, ENGINE, Engine};
 use self::place::Slot;
 use super::docker::DockerTarget;
 use super::{
@@ -44,31 +49,6 @@ use super::{
     TargetOp,
 };
 use crate::telemetry;
-
-/// How long one engine of several may take to list a pool before it
-/// counts as not answering for that tick: a hung engine must not hold up
-/// the pools' decisions about the others.
-const LIST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The engine kind in [`TargetError::engine`].
-const ENGINE: &str = "docker";
-
-/// One engine of the set.
-struct Engine {
-    /// Its name, in `[pool.container] engines`, ids and metric labels.
-    name: String,
-    /// Its share of new agents relative to the others.
-    weight: u32,
-    /// How to reach it again; `None` for the `DOCKER_HOST` engine, which
-    /// answered at start or jetpool did not start.
-    endpoint: Option<Endpoint>,
-    /// The client, once the engine has answered (connected, API version
-    /// negotiated). A watch, so the event streams of an engine that was
-    /// down at start begin when it first answers.
-    client: watch::Sender<Option<DockerTarget>>,
-    /// It answered at its last call.
-    up: AtomicBool,
-}
 
 /// A pool's agents per engine, by engine index.
 #[derive(Debug, Default, Clone)]
@@ -82,9 +62,7 @@ struct Counts {
 /// Several Docker engines, one target.
 pub struct EngineSet {
     /// The engines, in the order declared.
-    engines: Vec<Engine>,
-    /// The longest stop timeout of any pool, for clients made later.
-    longest_stop: Duration,
+    engines: Vec<Arc<Engine>>,
     /// Per pool, what placement counts. A std mutex: it is never held
     /// across an `.await`.
     counts: Mutex<HashMap<String, Counts>>,
@@ -97,11 +75,14 @@ impl EngineSet {
             name: LOCAL.to_string(),
             weight: 1,
             endpoint: None,
+            longest_stop: Duration::ZERO,
             client: watch::Sender::new(Some(target)),
             up: AtomicBool::new(true),
+            probing: AtomicBool::new(false),
+            several: false,
         };
         telemetry::engine_up(LOCAL, true);
-        EngineSet::new(vec![engine], Duration::ZERO)
+        EngineSet::new(vec![engine])
     }
 
     /// The engines of `--engine`, each connected if it answers now. One
@@ -130,17 +111,19 @@ impl EngineSet {
                 name: c.name.clone(),
                 weight: c.weight,
                 endpoint: Some(c.endpoint.clone()),
+                longest_stop,
                 client: watch::Sender::new(client.ok()),
                 up: AtomicBool::new(up),
+                probing: AtomicBool::new(false),
+                several: configs.len() > 1,
             });
         }
-        EngineSet::new(engines, longest_stop)
+        EngineSet::new(engines)
     }
 
-    fn new(engines: Vec<Engine>, longest_stop: Duration) -> Self {
+    fn new(engines: Vec<Engine>) -> Self {
         EngineSet {
-            engines,
-            longest_stop,
+            engines: engines.into_iter().map(Arc::new).collect(),
             counts: Mutex::default(),
         }
     }
@@ -158,39 +141,24 @@ impl EngineSet {
 
     /// Engine `i`'s client, connecting it if it has not answered yet.
     async fn client(&self, i: usize) -> Result<DockerTarget, TargetError> {
-        let e = &self.engines[i];
-        if let Some(t) = e.client.borrow().clone() {
-            return Ok(t);
-        }
-        let Some(endpoint) = &e.endpoint else {
-            return Err(TargetError::new(
-                ENGINE,
-                TargetOp::Ping,
-                ErrorKind::Unreachable,
-                "not connected",
-            ));
-        };
-        let t = DockerTarget::connect_to(endpoint, self.longest_stop).await?;
-        // Two pools may connect at once; either client will do.
-        e.client.send_replace(Some(t.clone()));
-        Ok(t)
+        self.engines[i].client().await
     }
 
-    /// Records whether engine `i` answered, logging the changes.
+    /// Records whether engine `i` answered; one of several that did not
+    /// is probed in the background until it does.
     fn set_up(&self, i: usize, up: bool, error: Option<&TargetError>) {
         let e = &self.engines[i];
-        let was = e.up.swap(up, Ordering::Relaxed);
-        telemetry::engine_up(&e.name, up);
-        if was == up || self.engines.len() == 1 {
-            // With one engine, the pool's own messages say it all.
-            return;
+        e.mark(up, error);
+        if !up && e.several && !e.probing.swap(true, Ordering::Relaxed) {
+            tokio::spawn(engine::probe(Arc::downgrade(e)));
         }
-        match error {
-            Some(err) if !up => {
-                warn!(engine = %e.name, error = %err, "engine stopped answering; its agents count as lost and are replaced on the others")
-            }
-            _ => info!(engine = %e.name, "engine answers again; its agents are adopted or removed"),
-        }
+    }
+
+    /// True when engine `i` is listed: it is the only one, or it answered
+    /// its last call (a lost one is left to its probe).
+    fn listed(&self, i: usize) -> bool {
+        let e = &self.engines[i];
+        !e.several || e.is_up()
     }
 
     /// `id` of engine `i`, as the set issues it.
@@ -235,18 +203,18 @@ impl EngineSet {
 
     /// Engine `i`'s listing of `pool`.
     async fn list_one(&self, i: usize, pool: &str) -> Result<Vec<Listed>, TargetError> {
-        let t = self.client(i).await?;
-        if self.engines.len() == 1 {
-            return t.list(pool).await;
+        if !self.engines[i].several {
+            return self.client(i).await?.list(pool).await;
         }
-        tokio::time::timeout(LIST_TIMEOUT, t.list(pool))
+        let list = async { self.client(i).await?.list(pool).await };
+        tokio::time::timeout(ANSWER_WITHIN, list)
             .await
             .unwrap_or_else(|_| {
                 Err(TargetError::new(
                     ENGINE,
                     TargetOp::List,
                     ErrorKind::Unreachable,
-                    format!("no answer within {}s", LIST_TIMEOUT.as_secs()),
+                    format!("no answer within {}s", ANSWER_WITHIN.as_secs()),
                 ))
             })
     }
@@ -280,7 +248,7 @@ impl EngineSet {
                 allowed: req.engines.is_empty() || req.engines.contains(&e.name),
                 // One engine is always tried: its start fails as it did
                 // before there were several.
-                up: self.engines.len() == 1 || e.up.load(Ordering::Relaxed),
+                up: !e.several || e.is_up(),
             })
             .collect();
         place::order(&slots)
@@ -289,7 +257,14 @@ impl EngineSet {
 
 impl ScaleTarget for EngineSet {
     async fn list(&self, pool: &str) -> Result<Vec<Listed>, TargetError> {
-        let all = (0..self.engines.len()).map(|i| self.list_one(i, pool));
+        let all = (0..self.engines.len()).map(|i| async move {
+            // A lost engine's agents are absent until its probe finds it.
+            if self.listed(i) {
+                Some(self.list_one(i, pool).await)
+            } else {
+                None
+            }
+        });
         let results = futures::future::join_all(all).await;
         let mut out = Vec::new();
         let mut live = vec![0u32; self.engines.len()];
@@ -297,7 +272,8 @@ impl ScaleTarget for EngineSet {
         let mut answered = 0;
         for (i, r) in results.into_iter().enumerate() {
             match r {
-                Ok(listed) => {
+                None => {}
+                Some(Ok(listed)) => {
                     self.set_up(i, true, None);
                     answered += 1;
                     for mut c in listed {
@@ -308,16 +284,21 @@ impl ScaleTarget for EngineSet {
                         out.push(c);
                     }
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     self.set_up(i, false, Some(&e));
                     first_error.get_or_insert_with(|| self.named(i, e));
                 }
             }
         }
-        if answered == 0
-            && let Some(e) = first_error
-        {
-            return Err(e);
+        if answered == 0 {
+            return Err(first_error.unwrap_or_else(|| {
+                TargetError::new(
+                    ENGINE,
+                    TargetOp::List,
+                    ErrorKind::Unreachable,
+                    format!("no engine answers ({})", self.names().join(", ")),
+                )
+            }));
         }
         for (e, n) in self.engines.iter().zip(&live) {
             telemetry::engine_replicas(pool, &e.name, *n);

@@ -9,11 +9,14 @@ fn unreachable(names: &[(&str, u32)]) -> EngineSet {
             name: name.into(),
             weight,
             endpoint: Some(Endpoint::Unix(format!("/nonexistent/{name}.sock").into())),
+            longest_stop: Duration::from_secs(10),
             client: watch::Sender::new(None),
             up: AtomicBool::new(true),
+            probing: AtomicBool::new(false),
+            several: names.len() > 1,
         })
         .collect();
-    EngineSet::new(engines, Duration::from_secs(10))
+    EngineSet::new(engines)
 }
 
 fn request(engines: &[&str]) -> StartRequest {
@@ -72,7 +75,16 @@ async fn with_no_engine_answering_list_and_start_fail_naming_them() {
     let e = set.list("p").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unreachable);
     assert!(e.message.starts_with("engine \"a\": "), "{e}");
-    assert!(set.engines.iter().all(|e| !e.up.load(Ordering::Relaxed)));
+    assert!(set.engines.iter().all(|e| !e.is_up()));
+    assert!(
+        set.engines
+            .iter()
+            .all(|e| e.probing.load(Ordering::Relaxed)),
+        "lost engines are probed"
+    );
+    // Lost engines are not listed again: their probes watch for them.
+    let e = set.list("p").await.unwrap_err();
+    assert!(e.message.contains("no engine answers (a, b)"), "{e}");
     let e = set.start(request(&["b"])).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unreachable);
     assert!(e.message.contains("(b)"), "{e}");
