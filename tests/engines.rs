@@ -11,7 +11,9 @@
 //! - frozen instead (SIGSTOP: no answer, its agents keep running): after
 //!   one listing that times out no tick waits on it, its agents are
 //!   replaced on the first without a drain or stop sent to them; thawed:
-//!   its agents are adopted and the pool scales back in to its count.
+//!   its agents are adopted and the pool scales back in to its count;
+//! - down when jetpool starts: jetpool runs on the first, connects the
+//!   second when it answers, and places the next agent there.
 //!
 //! And, without Docker: a malformed `--engine` and a pool naming an engine
 //! jetpool does not run with exit 2 before anything connects.
@@ -48,8 +50,13 @@ struct TwoEngines {
 }
 
 impl TwoEngines {
-    async fn start(stream: &str) -> TwoEngines {
-        let second = Dockerd::start();
+    /// Starts both; with `second_down`, the second engine is stopped
+    /// before jetpool starts.
+    async fn start(stream: &str, second_down: bool) -> TwoEngines {
+        let mut second = Dockerd::start();
+        if second_down {
+            second.stop();
+        }
         let nats = Nats::start();
         let pool = unique("it-engines");
         let guard = PoolGuard(pool.clone());
@@ -120,7 +127,7 @@ async fn agents_spread_over_two_engines_and_survive_losing_one() {
         return;
     }
     let stream = "ENGINES";
-    let mut t = TwoEngines::start(stream).await;
+    let mut t = TwoEngines::start(stream, false).await;
     let began = Instant::now();
     t.spread().await;
     let spread = began.elapsed().as_secs_f64();
@@ -202,7 +209,7 @@ async fn a_frozen_engine_is_replaced_and_its_agents_scaled_in_when_it_answers() 
     if !docker_available() {
         return;
     }
-    let mut t = TwoEngines::start("FROZEN").await;
+    let mut t = TwoEngines::start("FROZEN", false).await;
     t.spread().await;
     let pool = t.pool.clone();
     let frozen_agents = t.second.containers(&pool, false);
@@ -264,6 +271,55 @@ async fn a_frozen_engine_is_replaced_and_its_agents_scaled_in_when_it_answers() 
          thawed: back to 4 ({} + {}) in {converged:.1} s, {drains} drained, {stops} stopped",
         left.0.len(),
         left.1.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_down_at_start_is_used_once_it_answers() {
+    if !docker_available() {
+        return;
+    }
+    let mut t = TwoEngines::start("LATE", true).await;
+    let pool = t.pool.clone();
+    eventually(
+        Duration::from_secs(60),
+        "4 agents on the first engine",
+        || async { (running(&pool).len() == 4).then_some(()) },
+    )
+    .await;
+    eventually(Duration::from_secs(10), "engine second down", || async {
+        (t.second_up().await? == 0.0).then_some(())
+    })
+    .await;
+    assert_eq!(health(&t.listen).await, Some(200));
+
+    t.second.resume();
+    let answered = Instant::now();
+    eventually(Duration::from_secs(20), "engine second up", || async {
+        (t.second_up().await? == 1.0).then_some(())
+    })
+    .await;
+    let connected = answered.elapsed().as_secs_f64();
+    // An agent removed from outside: its replacement goes to the engine
+    // with the fewest agents, the second.
+    let victim = running(&pool)[0].clone();
+    let removed = std::process::Command::new("docker")
+        .args(["rm", "-f", &victim])
+        .output()
+        .expect("docker rm");
+    assert!(removed.status.success());
+    let second = &t.second;
+    eventually(
+        Duration::from_secs(30),
+        "3 agents on the first, the replacement on the second",
+        || async {
+            (running(&pool).len() == 3 && second.containers(&pool, true).len() == 1).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(all_containers(&pool).len(), 3, "nothing exited left");
+    println!(
+        "engine down at start: connected {connected:.1} s after it answers; the next agent placed on it"
     );
 }
 

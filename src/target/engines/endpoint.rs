@@ -94,6 +94,14 @@ pub enum EngineFlagError {
         /// The engine.
         name: String,
     },
+    /// A TLS directory without one of its files.
+    #[error("engine {name:?}: --engine-tls: cannot read {path}")]
+    TlsFile {
+        /// The engine.
+        name: String,
+        /// The missing file.
+        path: String,
+    },
     /// A weight that is not a whole number from 1.
     #[error("engine {name:?}: weight {given:?} must be a whole number from 1")]
     Weight {
@@ -211,6 +219,28 @@ pub fn parse(
     Ok(out)
 }
 
+/// The files of a TLS directory: the CA, the client certificate and key.
+pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
+
+/// Checks that each TLS directory holds [`TLS_FILES`], so a typo fails at
+/// start, naming the engine, rather than as an engine that never answers.
+pub fn check_tls_files(engines: &[EngineConfig]) -> Result<(), EngineFlagError> {
+    for e in engines {
+        if let Endpoint::Tcp { tls: Some(dir), .. } = &e.endpoint {
+            for f in TLS_FILES {
+                let path = dir.join(f);
+                if std::fs::File::open(&path).is_err() {
+                    return Err(EngineFlagError::TlsFile {
+                        name: e.name.clone(),
+                        path: path.display().to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +293,21 @@ mod tests {
         assert!(err(&["a=unix:///s"], &["a=/d"], &[]).contains("tcp:// engines only"));
         assert!(err(&["a=unix:///s"], &[], &["a=0"]).contains("from 1"));
         assert!(err(&["a=unix:///s"], &[], &["a=x"]).contains("from 1"));
+    }
+
+    #[test]
+    fn tls_directories_must_hold_their_three_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let e = parse(&s(&["b=tcp://h:2376"]), &[format!("b={d}")], &[]).unwrap();
+        let m = check_tls_files(&e).unwrap_err().to_string();
+        assert_eq!(
+            m,
+            format!("engine \"b\": --engine-tls: cannot read {d}/ca.pem")
+        );
+        for f in TLS_FILES {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        assert!(check_tls_files(&e).is_ok());
     }
 }

@@ -147,9 +147,16 @@ impl EngineSet {
     /// Records whether engine `i` answered; one of several that did not
     /// is probed in the background until it does.
     fn set_up(&self, i: usize, up: bool, error: Option<&TargetError>) {
+        self.engines[i].mark(up, error);
+        if !up {
+            self.probe(i);
+        }
+    }
+
+    /// Starts the probe of engine `i`, one of several, unless one runs.
+    fn probe(&self, i: usize) {
         let e = &self.engines[i];
-        e.mark(up, error);
-        if !up && e.several && !e.probing.swap(true, Ordering::Relaxed) {
+        if e.several && !e.probing.swap(true, Ordering::Relaxed) {
             tokio::spawn(engine::probe(Arc::downgrade(e)));
         }
     }
@@ -258,10 +265,12 @@ impl EngineSet {
 impl ScaleTarget for EngineSet {
     async fn list(&self, pool: &str) -> Result<Vec<Listed>, TargetError> {
         let all = (0..self.engines.len()).map(|i| async move {
-            // A lost engine's agents are absent until its probe finds it.
+            // A lost engine's agents are absent until its probe finds it
+            // (started here for an engine that was down at start).
             if self.listed(i) {
                 Some(self.list_one(i, pool).await)
             } else {
+                self.probe(i);
                 None
             }
         });

@@ -96,3 +96,11 @@ async fn with_no_engine_answering_list_and_start_fail_naming_them() {
     assert!(e.message.contains("/nonexistent/local.sock"), "{e}");
     assert!(one.remove(&ContainerId::from("x")).await.is_err());
 }
+
+#[tokio::test]
+async fn an_engine_down_at_start_is_probed_from_the_first_listing() {
+    let set = unreachable(&[("a", 1), ("b", 1)]);
+    set.engines[1].up.store(false, Ordering::Relaxed);
+    let _ = set.list("p").await;
+    assert!(set.engines[1].probing.load(Ordering::Relaxed));
+}
