@@ -11,7 +11,19 @@ use crate::config::ConfigError;
 use crate::pool::spec::Policies;
 use crate::target::TargetError;
 use crate::target::docker::DockerTarget;
-use crate::target::engines::{EngineConfig, EngineSet, LOCAL};
+use crate::target::engines::{EngineConfig, EngineFlagError, EngineSet, LOCAL, endpoint};
+
+/// The engines of `--engine`, `--engine-tls` and `--engine-weight`, their
+/// TLS files checked.
+pub fn from_flags(
+    engines: &[String],
+    tls: &[String],
+    weights: &[String],
+) -> Result<Vec<EngineConfig>, EngineFlagError> {
+    let configs = endpoint::parse(engines, tls, weights)?;
+    endpoint::check_tls_files(&configs)?;
+    Ok(configs)
+}
 
 /// The names `[pool.container] engines` may use.
 pub fn names(configs: &[EngineConfig]) -> Vec<String> {

@@ -181,10 +181,7 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let engines =
-        crate::target::engines::parse(&args.engines, &args.engine_tls, &args.engine_weights)
-            .and_then(|e| crate::target::engines::endpoint::check_tls_files(&e).map(|()| e));
-    let engines = match engines {
+    let engines = match engines::from_flags(&args.engines, &args.engine_tls, &args.engine_weights) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
