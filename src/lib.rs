@@ -18,7 +18,8 @@
 //!   over jetpool's own `ContainerSpec`, the live `Template` that prepares
 //!   each new container (from a policy file's `[pool.container]` or cloned
 //!   from a compose service), the Docker edge (the only place bollard's
-//!   types appear) and its in-memory twin for dry runs and tests.
+//!   types appear), its in-memory twin for dry runs and tests, and
+//!   several Docker engines as one target (`--engine`).
 //! - [`compose`]: pools discovered from compose service labels, started and
 //!   stopped as services come and go.
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,

@@ -201,6 +201,7 @@ async fn each_pool_is_confined_to_its_own_subjects() {
         compose: Default::default(),
         overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
         allowed: Default::default(),
+        engines: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(jetpool::service::run(cfg, async {

@@ -159,6 +159,8 @@ impl Recipe {
                 label: Some(LABEL_NUMBER.to_string()),
             },
             inject_nats_url: false,
+            // A compose service stays on the engine of its project.
+            engines: Vec::new(),
         }
     }
 

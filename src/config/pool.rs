@@ -66,6 +66,11 @@ pub struct ContainerSpec {
     /// uses, which only works from inside a container with `network = "host"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nats_url: Option<String>,
+    /// The engines (`jetpool run --engine NAME=URL`) agents may run on;
+    /// empty: all of them. Not part of the [`hash`](Self::hash): moving a
+    /// pool does not roll its running agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<String>,
 }
 
 const fn default_stop_timeout() -> Duration {
@@ -94,6 +99,7 @@ impl ContainerSpec {
             memory_mb: None,
             cpus: None,
             nats_url: None,
+            engines: Vec::new(),
         }
     }
 
@@ -102,7 +108,13 @@ impl ContainerSpec {
     pub fn hash(&self) -> String {
         // serde_json of a struct with BTreeMaps is deterministic, so equal
         // templates always hash equal across restarts and versions.
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        // Placement is left out, so the hash of a table without `engines`
+        // is what it was before the key existed.
+        let placed = ContainerSpec {
+            engines: Vec::new(),
+            ..self.clone()
+        };
+        let json = serde_json::to_vec(&placed).unwrap_or_default();
         let digest = Sha256::digest(&json);
         digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
     }

@@ -71,6 +71,8 @@ pub struct FilePools {
     pub dir: Option<PathBuf>,
     /// Whether compose discovery is on (an empty directory is then valid).
     pub compose: bool,
+    /// The engines' names, which `[pool.container] engines` may use.
+    pub engines: Vec<String>,
 }
 
 /// [`FilePools`] started: its pools run; [`Files::follow`] keeps them in
@@ -174,6 +176,7 @@ impl<T: ScaleTarget> Files<T> {
         let names = &self.with.names;
         let mut claimed = Vec::new();
         let mut errors = super::allowed::refused(&new, self.with.factory.allowed());
+        errors.extend(super::engines::refused(&new, &self.with.engines));
         let tables: Vec<(&Table, PoolSpec)> = new
             .tables
             .iter()

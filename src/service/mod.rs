@@ -5,6 +5,7 @@
 //! one [`PoolNames`] so none runs twice.
 
 mod allowed;
+mod engines;
 mod files;
 
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use crate::overrides::Follower;
 use crate::pool::{Policies, PoolNames, RunnerFactory, wait_for};
 use crate::target::ScaleTarget;
 use crate::target::allow::Allowed;
-use crate::target::docker::DockerTarget;
+use crate::target::engines::EngineConfig;
 use crate::target::virt::VirtualTarget;
 use files::FilePools;
 
@@ -85,6 +86,22 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub allow_mounts: Vec<String>,
+    /// A Docker engine agents run on, `NAME=URL` (`unix:///path`,
+    /// `tcp://host:port`); repeatable. Unset: one engine, `local`, from
+    /// `DOCKER_HOST`.
+    #[arg(long = "engine", env = "JETPOOL_ENGINES", value_delimiter = ',')]
+    pub engines: Vec<String>,
+    /// TLS for a `tcp://` engine, `NAME=DIR`: DIR holds `ca.pem`,
+    /// `cert.pem` and `key.pem`; repeatable.
+    #[arg(long = "engine-tls", env = "JETPOOL_ENGINE_TLS", value_delimiter = ',')]
+    pub engine_tls: Vec<String>,
+    /// An engine's share of new agents, `NAME=N` (default 1); repeatable.
+    #[arg(
+        long = "engine-weight",
+        env = "JETPOOL_ENGINE_WEIGHTS",
+        value_delimiter = ','
+    )]
+    pub engine_weights: Vec<String>,
 }
 
 /// Everything [`run`] needs, already validated.
@@ -113,6 +130,8 @@ pub struct ServiceConfig {
     pub overrides_bucket: String,
     /// What templates may be made of.
     pub allowed: Allowed,
+    /// The engines of `--engine`; empty: the one of `DOCKER_HOST`.
+    pub engines: Vec<EngineConfig>,
 }
 
 /// Sets up logging; a second call (tests) keeps the first subscriber.
@@ -162,6 +181,13 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
+    let engines = match engines::from_flags(&args.engines, &args.engine_tls, &args.engine_weights) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let policies = match files::load(&args.policies, args.compose.enabled) {
         Ok(p) => p,
         Err(e) => {
@@ -172,7 +198,8 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let refused = allowed::refused(&policies, &allowed);
+    let mut refused = allowed::refused(&policies, &allowed);
+    refused.extend(engines::refused(&policies, &engines::names(&engines)));
     if !refused.is_empty() {
         eprintln!(
             "error: policies in {} refused:\n{}",
@@ -195,6 +222,7 @@ pub async fn main(args: RunArgs) -> i32 {
         compose: args.compose,
         overrides_bucket: args.overrides_bucket,
         allowed,
+        engines,
     };
     match run(cfg, signals()).await {
         Ok(()) => 0,
@@ -235,17 +263,10 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         .map(|p| p.template.stop_timeout())
         .max()
         .unwrap_or_default();
-    let docker = if cfg.dry_run && !cfg.compose.enabled {
-        DockerTarget::connect(longest)
-            .await
-            .inspect_err(
-                |e| warn!(error = %e, "dry run: Docker not reachable; virtual pools start empty"),
-            )
-            .ok()
-    } else {
-        Some(DockerTarget::connect(longest).await?)
-    };
-    let docker = docker.map(Arc::new);
+    let tolerate_down = cfg.dry_run && !cfg.compose.enabled;
+    let docker = engines::connect(&cfg.engines, longest, tolerate_down)
+        .await?
+        .map(Arc::new);
     let virt = cfg.dry_run.then(|| Arc::new(VirtualTarget::new()));
     // Overrides are loaded before any pool starts, so a pool paused
     // before a restart is paused from its first tick.
@@ -268,6 +289,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         lent,
         dir: cfg.policy_dir.clone(),
         compose: cfg.compose.enabled,
+        engines: engines::names(&cfg.engines),
     };
     let files_stop = wait_for(stop_rx.clone());
     match (&virt, &docker) {
@@ -292,11 +314,17 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
     // The file pools have claimed their names: a compose service that
     // clashes with one is the one refused.
+    // A compose project runs on one engine: the first (`local` without
+    // --engine).
+    let compose_engine = docker.as_ref().and_then(|d| d.first());
+    if cfg.compose.enabled && docker.is_some() && compose_engine.is_none() {
+        warn!("compose discovery off: the first engine did not answer at start");
+    }
     if cfg.compose.enabled
-        && let Some(d) = docker
+        && let Some(d) = compose_engine
     {
         let supervisor = Supervisor::new(
-            d,
+            Arc::new(d),
             factory.clone(),
             cfg.compose.project.clone(),
             lent_rx,

@@ -15,6 +15,10 @@
 //!   and container events.
 //! - [`docker`]: [`DockerTarget`](docker::DockerTarget), the Docker Engine
 //!   through bollard, the only module that names bollard's types.
+//! - [`engines`]: [`EngineSet`](engines::EngineSet), several named Docker
+//!   engines as one target (`--engine NAME=URL`): agents placed by count
+//!   and weight, those of an engine that stops answering replaced on the
+//!   others.
 //! - [`virt`]: [`VirtualTarget`](virt::VirtualTarget), containers in memory,
 //!   for dry runs and loop tests.
 //!
@@ -24,6 +28,7 @@
 
 pub mod allow;
 pub mod docker;
+pub mod engines;
 pub mod error;
 pub mod query;
 pub mod spec;
@@ -145,6 +150,9 @@ pub struct StartRequest {
     /// Start as a warm standby: connected, not fetching, until activated
     /// (the target sets [`ENV_STANDBY`]`=1`).
     pub standby: bool,
+    /// The engines the agent may run on, by name (`[pool.container]
+    /// engines`); empty: any. Only a target over several engines reads it.
+    pub engines: Vec<String>,
 }
 
 impl StartRequest {

@@ -52,6 +52,10 @@ pub struct TemplateVersion {
     /// Set `NATS_URL` to the service's agent URL (policy-file pools that
     /// name none); compose services bring their own environment.
     pub inject_nats_url: bool,
+    /// The engines replicas may run on, by name; empty: any. Not part of
+    /// the id: moving a pool to other engines places new agents there
+    /// without rolling the ones that run.
+    pub engines: Vec<String>,
 }
 
 impl TemplateVersion {
@@ -101,6 +105,7 @@ impl TemplateVersion {
             spec,
             naming: Naming::Random,
             inject_nats_url: c.nats_url.is_none(),
+            engines: c.engines.clone(),
         }
     }
 }
@@ -209,6 +214,7 @@ impl Template {
             name,
             spec,
             standby: false,
+            engines: v.engines.clone(),
         }
     }
 }

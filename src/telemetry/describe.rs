@@ -44,6 +44,14 @@ pub(super) fn describe() {
         format!("Agent containers by state ({}).", values::<ReplicaState>())
     );
     describe_gauge!(
+        "jetpool_pool_engine_replicas",
+        "Live agent containers of the pool on each Docker engine (engine), as last listed; 0 on an engine that did not answer."
+    );
+    describe_gauge!(
+        "jetpool_engine_up",
+        "1 while the Docker engine (engine: `local`, or a --engine name) answered its latest call, else 0."
+    );
+    describe_gauge!(
         "jetpool_consumer_pending_messages",
         "Messages not yet delivered (num_pending)."
     );

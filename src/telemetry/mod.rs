@@ -208,6 +208,18 @@ pub fn docker_latency(op: DockerOp, seconds: f64) {
     histogram!("jetpool_docker_request_duration_seconds", "op" => op.as_str()).record(seconds);
 }
 
+/// Records whether engine `engine` answered its latest call.
+pub fn engine_up(engine: &str, up: bool) {
+    gauge!("jetpool_engine_up", "engine" => engine.to_string()).set(if up { 1.0 } else { 0.0 });
+}
+
+/// Records a pool's live (not exited) containers on one engine, as its
+/// latest listing found them; 0 on an engine that did not answer.
+pub fn engine_replicas(pool: &str, engine: &str, n: u32) {
+    gauge!("jetpool_pool_engine_replicas", "pool" => pool.to_string(), "engine" => engine.to_string())
+        .set(f64::from(n));
+}
+
 /// Records the latency of one observe-and-decide step.
 pub fn decision_latency(pool: &str, seconds: f64) {
     histogram!("jetpool_decision_duration_seconds", "pool" => pool.to_string()).record(seconds);

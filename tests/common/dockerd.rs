@@ -1,8 +1,8 @@
 //! A Docker engine owned by one test: its own socket, data root and exec
 //! root under a temporary directory, no bridge and no iptables rules (its
 //! containers use the host network), the fuse-overlayfs storage driver.
-//! A test can stop it, start it again on the same data, or kill it, which
-//! a test must never do to the machine's own engine.
+//! A test can stop it, start it again on the same data, freeze it, or
+//! kill it, which a test must never do to the machine's own engine.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +16,8 @@ pub struct Dockerd {
     dir: tempfile::TempDir,
     /// The daemon, while it runs.
     child: Option<Child>,
+    /// It is frozen (SIGSTOP).
+    frozen: bool,
 }
 
 impl Dockerd {
@@ -28,7 +30,11 @@ impl Dockerd {
             .tempdir_in("/tmp")
             .expect("temp dir for dockerd");
         std::fs::write(dir.path().join("daemon.json"), "{}").expect("daemon.json");
-        let mut d = Dockerd { dir, child: None };
+        let mut d = Dockerd {
+            dir,
+            child: None,
+            frozen: false,
+        };
         d.resume();
         d.load_image();
         d
@@ -96,10 +102,35 @@ impl Dockerd {
         );
     }
 
+    /// Freezes the daemon (SIGSTOP): its socket is there but nothing
+    /// answers, and its containers keep running, as an engine behind a
+    /// network partition.
+    pub fn freeze(&mut self) {
+        self.signal("-STOP");
+        self.frozen = true;
+    }
+
+    /// Thaws a frozen daemon (SIGCONT).
+    pub fn thaw(&mut self) {
+        if self.frozen {
+            self.signal("-CONT");
+            self.frozen = false;
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args([sig, &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Stops the daemon as `systemctl stop docker` would (SIGTERM: it
     /// stops its containers with their stop timeouts, then exits) and
     /// waits for it to exit.
     pub fn stop(&mut self) {
+        self.thaw();
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
@@ -170,6 +201,8 @@ fn docker_at(host: &str, args: &[&str]) -> Option<String> {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
+        // A frozen daemon would hang the clean-up below.
+        self.thaw();
         if self.child.is_some() {
             let ids = self.docker(&["ps", "-aq"]).unwrap_or_default();
             let ids: Vec<&str> = ids.lines().filter(|l| !l.is_empty()).collect();

@@ -612,6 +612,7 @@ impl Service {
             compose: Default::default(),
             overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
             allowed: Default::default(),
+            engines: Vec::new(),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(jetpool::service::run(cfg, async {

@@ -103,6 +103,7 @@ async fn labelled_service_scales_out_and_back_and_down_leaves_nothing() {
         },
         overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
         allowed: Default::default(),
+        engines: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let svc = tokio::spawn(service::run(cfg, async {

@@ -207,6 +207,19 @@ fn container(c: &ContainerSpec) -> Vec<Problem> {
             "cpus must be a positive number",
         ));
     }
+    for e in &c.engines {
+        // The rule of `--engine NAME=URL`: a name outside it names no
+        // engine, whatever jetpool runs with.
+        let valid = !e.is_empty()
+            && e.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !valid {
+            out.push(Problem::at(
+                &["container", "engines"],
+                format!("engine name \"{e}\" must be lower-case letters, digits, '-' and '_'"),
+            ));
+        }
+    }
     for v in &c.volumes {
         if !v.contains(':') {
             out.push(Problem::at(
@@ -350,6 +363,14 @@ mod tests {
                 "trigger[2].name"
             ]
         );
+    }
+
+    #[test]
+    fn engine_names_follow_the_flags_rule() {
+        let toml = "[[pool]]\nname = \"p\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 3\n[pool.container]\nimage = \"x\"\nengines = [\"gpu-1\", \"GPU\"]\n";
+        let read = crate::config::parse_file(std::path::Path::new("t.toml"), toml).unwrap();
+        let raw = read.into_iter().next().unwrap().raw;
+        assert_eq!(paths(validate(&raw)), ["container.engines"]);
     }
 
     #[test]

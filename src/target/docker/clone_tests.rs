@@ -112,6 +112,7 @@ fn a_clone_creates_what_the_source_was_created_with() {
         name: "jp-it-explore_agent_2".into(),
         spec,
         standby: false,
+        engines: Vec::new(),
     };
     let c = convert::create(&req).unwrap();
     let (host, src_host) = (c.body.host_config.unwrap(), src.host_config.unwrap());

@@ -15,6 +15,7 @@ fn request(spec: ContainerSpec) -> StartRequest {
         name: "jetpool-p-1".into(),
         spec,
         standby: false,
+        engines: Vec::new(),
     }
 }
 

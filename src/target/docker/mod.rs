@@ -30,6 +30,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use self::error::{ENGINE, is_not_found, status_of, to_target};
+use crate::target::engines::Endpoint;
 use crate::target::{
     ContainerId, ErrorKind, Inspected, LABEL_MANAGED, LABEL_POOL, LABEL_TEMPLATE, LabelFilter,
     Listed, ScaleTarget, StartRequest, TargetError, TargetEvent, TargetOp, Usage,
@@ -41,6 +42,14 @@ use crate::telemetry;
 pub struct DockerTarget {
     /// The client, with the API version negotiated.
     docker: Docker,
+}
+
+/// `e`, met reaching the engine at `host`, saying so.
+fn reach_failed(host: &str, e: TargetError) -> TargetError {
+    TargetError {
+        message: format!("cannot reach Docker at {host}: {}", e.message),
+        ..e
+    }
 }
 
 /// Runs one Docker API call and records its latency under `op`, so every
@@ -61,13 +70,51 @@ impl DockerTarget {
     pub async fn connect(longest_stop: Duration) -> Result<Self, TargetError> {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let fail = |e: TargetError| TargetError {
-            message: format!("cannot reach Docker at {host}: {}", e.message),
-            ..e
-        };
         let docker = Docker::connect_with_defaults()
-            .map_err(|e| fail(to_target(TargetOp::Ping, e)))?
-            .with_timeout(longest_stop + Duration::from_secs(60));
+            .map_err(|e| reach_failed(&host, to_target(TargetOp::Ping, e)))?;
+        Self::negotiated(docker, &host, longest_stop).await
+    }
+
+    /// Connects to the engine at `endpoint` (one of `--engine`), as
+    /// [`connect`](Self::connect) does to `DOCKER_HOST`. Over TLS, the
+    /// client certificate is `cert.pem` and `key.pem` and the CA `ca.pem`
+    /// of the endpoint's directory, as the docker CLI's `--tlsverify`.
+    pub async fn connect_to(
+        endpoint: &Endpoint,
+        longest_stop: Duration,
+    ) -> Result<Self, TargetError> {
+        let secs = (longest_stop + Duration::from_secs(60)).as_secs();
+        let version = bollard::API_DEFAULT_VERSION;
+        let docker = match endpoint {
+            Endpoint::Unix(path) => {
+                Docker::connect_with_unix(&path.to_string_lossy(), secs, version)
+            }
+            Endpoint::Tcp { addr, tls: None } => Docker::connect_with_http(addr, secs, version),
+            Endpoint::Tcp {
+                addr,
+                tls: Some(dir),
+            } => Docker::connect_with_ssl(
+                addr,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                secs,
+                version,
+            ),
+        };
+        let host = endpoint.to_string();
+        let docker = docker.map_err(|e| reach_failed(&host, to_target(TargetOp::Ping, e)))?;
+        Self::negotiated(docker, &host, longest_stop).await
+    }
+
+    /// `docker` with its API version negotiated and the daemon pinged.
+    async fn negotiated(
+        docker: Docker,
+        host: &str,
+        longest_stop: Duration,
+    ) -> Result<Self, TargetError> {
+        let fail = |e: TargetError| reach_failed(host, e);
+        let docker = docker.with_timeout(longest_stop + Duration::from_secs(60));
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
             .map_err(|_| {
@@ -84,6 +131,14 @@ impl DockerTarget {
             .await
             .map_err(|e| fail(to_target(TargetOp::Ping, e)))?;
         Ok(DockerTarget { docker })
+    }
+
+    /// Asks the daemon whether it answers.
+    pub async fn ping(&self) -> Result<(), TargetError> {
+        timed(TargetOp::Ping, self.docker.ping())
+            .await
+            .map(|_| ())
+            .map_err(|e| to_target(TargetOp::Ping, e))
     }
 
     /// The same engine with another request timeout, for a stop that waits
