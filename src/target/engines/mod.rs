@@ -46,7 +46,7 @@ use self::place::Slot;
 use super::docker::DockerTarget;
 use super::{
     ContainerId, ErrorKind, Listed, Phase, ScaleTarget, StartRequest, TargetError, TargetEvent,
-    TargetOp,
+    TargetOp, Usage,
 };
 use crate::telemetry;
 
@@ -365,6 +365,29 @@ impl ScaleTarget for EngineSet {
         let (i, raw) = self.route(TargetOp::Remove, id)?;
         let t = self.client(i).await.map_err(|e| self.named(i, e))?;
         t.remove(&raw).await.map_err(|e| self.named(i, e))
+    }
+
+    /// The container's use, from whichever engine runs it: names are
+    /// unique across engines, and there are few engines to ask.
+    async fn usage(&self, name: &str) -> Result<Usage, TargetError> {
+        let mut last = None;
+        for i in 0..self.engines.len() {
+            let Ok(t) = self.client(i).await else {
+                continue;
+            };
+            match t.usage(name).await {
+                Ok(u) => return Ok(u),
+                Err(e) => last = Some(self.named(i, e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            TargetError::new(
+                ENGINE,
+                TargetOp::Stats,
+                ErrorKind::Unreachable,
+                "no engine answers",
+            )
+        }))
     }
 
     fn events(&self, pool: &str) -> BoxStream<'static, TargetEvent> {
