@@ -48,8 +48,42 @@ use tracing::info;
 
 pub use kv::{DEFAULT_BUCKET, Lease};
 
-/// The default lease (`--ha-lease`).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+/// The flags of `jetpool run` for high availability.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HaArgs {
+    /// Run as one of several instances: the holder of a lease in a
+    /// JetStream key-value bucket acts, the others observe and take over
+    /// when it lapses.
+    #[arg(long = "ha", env = "JETPOOL_HA")]
+    pub ha: bool,
+    /// The lease's key-value bucket; created when missing.
+    #[arg(long = "ha-bucket", env = "JETPOOL_HA_BUCKET", default_value = DEFAULT_BUCKET)]
+    pub ha_bucket: String,
+    /// How long a leader's lease lasts unless renewed (renewed every
+    /// third of it); the same for every instance.
+    #[arg(long = "ha-lease", env = "JETPOOL_HA_LEASE", default_value = "5s", value_parser = crate::config::parse_duration)]
+    pub ha_lease: Duration,
+}
+
+impl HaArgs {
+    /// Joins the election when `--ha` is set: the candidacy to run and the
+    /// fence for the pool loops and `/status`.
+    pub async fn join(&self, client: &async_nats::Client) -> crate::Result<Option<(Lease, Fence)>> {
+        if !self.ha {
+            return Ok(None);
+        }
+        let instance = format!(
+            "jetpool-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        info!(bucket = %self.ha_bucket, lease = ?self.ha_lease, instance = %instance,
+              "high availability: observing until this instance holds the lease");
+        Lease::open(client.clone(), &self.ha_bucket, self.ha_lease, &instance)
+            .await
+            .map(Some)
+    }
+}
 
 /// The lease as the elector last published it: the term and the local
 /// deadline, `None` while following.

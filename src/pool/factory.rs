@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::PoolSpec;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
+use crate::lease::Fence;
 use crate::observe::{JetStreamSource, NatsControl};
 use crate::overrides::Overrides;
 use crate::target::ScaleTarget;
@@ -32,6 +33,8 @@ pub struct RunnerFactory {
     overrides: Option<Overrides>,
     /// What templates may be made of.
     allowed: Arc<Allowed>,
+    /// With `--ha`: the lease every loop acts under.
+    fence: Option<Fence>,
 }
 
 /// A pool loop reading its consumer through JetStream and reaching its
@@ -54,6 +57,7 @@ impl RunnerFactory {
             agent_nats_url,
             overrides: None,
             allowed: Arc::default(),
+            fence: None,
         }
     }
 
@@ -66,6 +70,13 @@ impl RunnerFactory {
     /// What templates may be made of.
     pub fn allowed(&self) -> &Allowed {
         &self.allowed
+    }
+
+    /// Makes every pool loop made from now on act only while `fence` says
+    /// this instance leads (`--ha`).
+    pub fn with_fence(mut self, fence: Option<Fence>) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// Hands every pool loop made from now on its runtime override.
@@ -96,6 +107,9 @@ impl RunnerFactory {
         runner = runner.dry_run(self.dry_run);
         if let Some(b) = &self.budget {
             runner = runner.with_budget(b.clone());
+        }
+        if let Some(f) = &self.fence {
+            runner = runner.with_fence(f.clone());
         }
         if let Some(o) = &self.overrides {
             runner = runner.with_overrides(o.subscribe(&spec_name));

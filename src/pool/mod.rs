@@ -67,6 +67,8 @@ struct Options {
     /// The pool's runtime override (`jetpool pause`, `pin`), folded into
     /// the policy at each tick; `None` when the service follows none.
     overrides: Option<watch::Receiver<Override>>,
+    /// With `--ha`: the lease; the loop acts only while it leads.
+    fence: Option<crate::lease::Fence>,
 }
 
 /// The last consumer read.
@@ -274,7 +276,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             ack_pending: self.consumer.latest.map(|c| c.ack_pending),
             now,
         });
-        self.act(actions, now);
+        // A follower (`--ha`) decides and publishes, and acts on nothing.
+        if self.leads() {
+            self.act(actions, now);
+        }
         self.expect.send_replace(Expectation {
             idle: d.desired == 0,
         });

@@ -10,6 +10,7 @@ use tracing::error;
 
 use super::{PoolRunner, PoolSpec};
 use crate::budget::BudgetClient;
+use crate::lease::Fence;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::plan::Action;
 use crate::policy::Override;
@@ -21,6 +22,13 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// lines say so.
     pub fn dry_run(mut self, yes: bool) -> Self {
         self.options.dry_run = yes;
+        self
+    }
+
+    /// Acts only while `fence` says this instance leads (`--ha`); observes
+    /// otherwise.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.options.fence = Some(fence);
         self
     }
 
