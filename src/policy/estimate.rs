@@ -92,7 +92,100 @@ pub struct Estimator {
     last_arrivals: Option<f64>,
 }
 
+/// What an [`Estimator`] has learned, without its link to one process's
+/// consumer reads: what a `--ha` leader keeps in JetStream so the next one
+/// does not start from zero knowledge ([`Estimator::learned`],
+/// [`Estimator::seed`]). Opaque: only its JSON form travels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Learned {
+    /// Arrival rate on two time scales.
+    arrivals: Arrivals,
+    /// Tasks in flight, EWMA (see [`Estimator`]).
+    in_flight: f64,
+    /// Completion rate, EWMA.
+    completions: f64,
+    /// Weight the two EWMAs have accumulated.
+    weight: f64,
+    /// Total completions seen.
+    completed_total: f64,
+    /// Smoothed cold start, seconds.
+    cold_start_s: Option<f64>,
+    /// Slots per agent from the agents' reports.
+    capacity_per_agent: Option<f64>,
+}
+
+impl Learned {
+    /// How much it knows, in the order that matters: a measured service
+    /// time first, then the EWMAs' weight (how long they have watched).
+    fn evidence(&self) -> (bool, f64) {
+        (
+            self.completed_total >= MIN_COMPLETIONS && self.completions > 1e-9,
+            self.weight,
+        )
+    }
+
+    /// Whether every number is finite (JSON from elsewhere may not be).
+    fn sane(&self) -> bool {
+        [
+            self.in_flight,
+            self.completions,
+            self.weight,
+            self.completed_total,
+        ]
+        .iter()
+        .chain(&self.cold_start_s)
+        .chain(&self.capacity_per_agent)
+        .all(|x| x.is_finite() && *x >= 0.0)
+            && self.weight <= 1.0
+    }
+}
+
 impl Estimator {
+    /// What it has learned so far, to hand to a successor.
+    pub fn learned(&self) -> Learned {
+        Learned {
+            arrivals: self.arrivals.clone(),
+            in_flight: self.in_flight,
+            completions: self.completions,
+            weight: self.weight,
+            completed_total: self.completed_total,
+            cold_start_s: self.cold_start_s,
+            capacity_per_agent: self.capacity_per_agent,
+        }
+    }
+
+    /// Takes over what `other` learned where it knows more than this
+    /// estimator: the rates and service time as a whole when `other` has
+    /// more evidence (a measured service time, else a longer watch), the
+    /// cold start and the agents' capacity when this one has none. A
+    /// follower that has watched as long as the leader keeps its own. The
+    /// link to this process's consumer reads (the previous snapshot) is
+    /// kept, so the next update folds in a true delta. Returns whether
+    /// anything was taken.
+    pub fn seed(&mut self, other: &Learned) -> bool {
+        if !other.sane() {
+            return false;
+        }
+        let mut taken = false;
+        if other.evidence() > self.learned().evidence() {
+            self.arrivals = other.arrivals.clone();
+            self.in_flight = other.in_flight;
+            self.completions = other.completions;
+            self.weight = other.weight;
+            self.completed_total = other.completed_total;
+            taken = true;
+        }
+        if self.cold_start_s.is_none() && other.cold_start_s.is_some() {
+            self.cold_start_s = other.cold_start_s;
+            taken = true;
+        }
+        if self.capacity_per_agent.is_none() && other.capacity_per_agent.is_some() {
+            self.capacity_per_agent = other.capacity_per_agent;
+            taken = true;
+        }
+        taken
+    }
+
     /// Takes the agents' reported slots per agent (see
     /// [`Observation::slots_per_agent`](super::Observation)).
     pub fn note_slots(&mut self, slots: Option<f64>) {
@@ -256,6 +349,72 @@ mod tests {
             "S = {}",
             est.service_time_s
         );
+    }
+
+    /// An estimator that watched 60 s of 100 tasks/s at S = 0.2 s.
+    fn warmed() -> Estimator {
+        let mut e = Estimator::default();
+        for i in 0..60u64 {
+            let c = ConsumerStats {
+                at: Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(i as i64),
+                pending: 0,
+                ack_pending: 20,
+                delivered_consumer_seq: 100 * i,
+                ..Default::default()
+            };
+            e.update(&c, None, Some(3.0));
+        }
+        e.note_slots(Some(2.0));
+        e
+    }
+
+    /// A new leader seeded with what the last one learned (through its
+    /// JSON form) reports the same estimates, not the assumed defaults,
+    /// and its next consumer snapshot starts a fresh delta.
+    #[test]
+    fn a_seeded_estimator_starts_where_the_last_one_was() {
+        let old = warmed();
+        let json = serde_json::to_string(&old.learned()).unwrap();
+        let learned: Learned = serde_json::from_str(&json).unwrap();
+        let mut new = Estimator::default();
+        assert!(new.seed(&learned));
+        let (a, b) = (old.estimates(1, None, 9.0), new.estimates(1, None, 9.0));
+        assert_eq!(a, b);
+        assert!(b.service_time_measured);
+        assert!(
+            (b.service_time_s - 0.2).abs() < 0.01,
+            "S = {}",
+            b.service_time_s
+        );
+        assert_eq!(b.horizon_s, 3.0);
+        assert_eq!(b.concurrency, 2.0);
+        assert_eq!(new.last_at(), None);
+    }
+
+    /// A follower that watched as long keeps its own rates; one that knows
+    /// nothing of cold starts takes the leader's.
+    #[test]
+    fn a_follower_with_as_much_evidence_keeps_its_own() {
+        let leader = warmed();
+        let mut follower = warmed();
+        follower.cold_start_s = None;
+        let before = follower.estimates(1, None, 9.0).arrival_rate;
+        assert!(follower.seed(&leader.learned()));
+        assert_eq!(follower.estimates(1, None, 9.0).arrival_rate, before);
+        assert_eq!(follower.cold_start_s, Some(3.0));
+        // Nothing new to take: nothing taken.
+        assert!(!follower.seed(&leader.learned()));
+        // A young leader's snapshot does not replace a warmed follower's.
+        let young = Estimator::default().learned();
+        assert!(!follower.seed(&young));
+    }
+
+    /// Numbers that are not finite (a hand-edited value) are refused.
+    #[test]
+    fn an_insane_snapshot_is_refused() {
+        let mut learned = warmed().learned();
+        learned.weight = 2.0;
+        assert!(!Estimator::default().seed(&learned));
     }
 
     /// Agents that report 4 slots each make k = 4 whatever the policy
