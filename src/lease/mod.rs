@@ -7,6 +7,9 @@
 //! - [`core`]: the pure state machine (follower, leader), time passed in.
 //! - [`kv`]: the bucket edge and the task that runs the state machine.
 //! - [`Fence`] and [`Ticket`]: what the pool loops consult before acting.
+//! - [`state`] and [`store`]: what a leader hands over to the next one
+//!   (drains under way with their deadlines, the estimates) and the bucket
+//!   that keeps it.
 //!
 //! # The lease
 //! nats-server 2.9 has no per-key TTL, so the bucket's `max_age` is the
@@ -39,6 +42,8 @@
 
 pub mod core;
 pub mod kv;
+pub mod state;
+pub mod store;
 
 use std::time::Duration;
 
@@ -47,6 +52,8 @@ use tokio::time::Instant;
 use tracing::info;
 
 pub use kv::{DEFAULT_BUCKET, Lease};
+pub use state::Handover;
+pub use store::{DEFAULT_STATE_BUCKET, StateStore};
 
 /// The flags of `jetpool run` for high availability.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,6 +70,11 @@ pub struct HaArgs {
     /// third of it); the same for every instance.
     #[arg(long = "ha-lease", env = "JETPOOL_HA_LEASE", default_value = "5s", value_parser = crate::config::parse_duration)]
     pub ha_lease: Duration,
+    /// The key-value bucket where the leader keeps, per pool, the drains
+    /// under way and the estimates for its successor; created when
+    /// missing.
+    #[arg(long = "ha-state-bucket", env = "JETPOOL_HA_STATE_BUCKET", default_value = DEFAULT_STATE_BUCKET)]
+    pub ha_state_bucket: String,
 }
 
 impl HaArgs {
@@ -80,6 +92,19 @@ impl HaArgs {
         info!(bucket = %self.ha_bucket, lease = ?self.ha_lease, instance = %instance,
               "high availability: observing until this instance holds the lease");
         Lease::open(client.clone(), &self.ha_bucket, self.ha_lease, &instance)
+            .await
+            .map(Some)
+    }
+}
+
+impl HaArgs {
+    /// The hand-over bucket when `--ha` is set. Without it nothing is
+    /// written or read: a lone jetpool has no successor to hand over to.
+    pub async fn state(&self, client: &async_nats::Client) -> crate::Result<Option<StateStore>> {
+        if !self.ha {
+            return Ok(None);
+        }
+        StateStore::open(client.clone(), &self.ha_state_bucket)
             .await
             .map(Some)
     }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::PoolSpec;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
-use crate::lease::Fence;
+use crate::lease::{Fence, StateStore};
 use crate::observe::{JetStreamSource, NatsControl};
 use crate::overrides::Overrides;
 use crate::target::ScaleTarget;
@@ -35,6 +35,8 @@ pub struct RunnerFactory {
     allowed: Arc<Allowed>,
     /// With `--ha`: the lease every loop acts under.
     fence: Option<Fence>,
+    /// With `--ha`: where leaders keep the hand-over.
+    state: Option<StateStore>,
 }
 
 /// A pool loop reading its consumer through JetStream and reaching its
@@ -58,6 +60,7 @@ impl RunnerFactory {
             overrides: None,
             allowed: Arc::default(),
             fence: None,
+            state: None,
         }
     }
 
@@ -76,6 +79,14 @@ impl RunnerFactory {
     /// this instance leads (`--ha`).
     pub fn with_fence(mut self, fence: Option<Fence>) -> Self {
         self.fence = fence;
+        self
+    }
+
+    /// Makes every pool loop made from now on keep its drains and
+    /// estimates in `state` while it leads, and read them at its start and
+    /// when it takes over (`--ha`).
+    pub fn with_state(mut self, state: Option<StateStore>) -> Self {
+        self.state = state;
         self
     }
 
@@ -110,6 +121,9 @@ impl RunnerFactory {
         }
         if let Some(f) = &self.fence {
             runner = runner.with_fence(f.clone());
+        }
+        if let Some(s) = &self.state {
+            runner = runner.with_state(s.clone());
         }
         if let Some(o) = &self.overrides {
             runner = runner.with_overrides(o.subscribe(&spec_name));

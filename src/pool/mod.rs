@@ -11,6 +11,7 @@
 
 mod events;
 mod factory;
+mod handover;
 mod names;
 mod ops;
 pub mod spec;
@@ -69,6 +70,8 @@ struct Options {
     overrides: Option<watch::Receiver<Override>>,
     /// With `--ha`: the lease; the loop acts only while it leads.
     fence: Option<crate::lease::Fence>,
+    /// With `--ha`: where the leader keeps drains and estimates.
+    state: Option<crate::lease::StateStore>,
 }
 
 /// The last consumer read.
@@ -115,6 +118,8 @@ pub struct PoolRunner<S, T, A> {
     engine_lost: bool,
     /// Settings fixed at build time.
     options: Options,
+    /// The `--ha` hand-over: what was read, what was written.
+    carry: handover::Carry,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -146,6 +151,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 agent_nats_url,
                 ..Options::default()
             },
+            carry: handover::Carry::default(),
         };
         (runner, rx)
     }
@@ -210,6 +216,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     async fn tick(&mut self) {
         let began = Instant::now();
         let name = self.spec.name.clone();
+        // Once per tick: a lead gained mid-tick acts from the next one, after
+        // the hand-over is read.
+        let leading = self.leads();
+        self.take_over(leading).await;
         let failure = self.read_consumer().await;
         let listed = match self.io.target.list(&name).await {
             Ok(c) => c,
@@ -236,6 +246,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             .roster
             .sync(&listed, &self.reports, &self.spec.agents, now);
         self.emit(synced);
+        self.restore(now);
         let cold = std::mem::take(&mut self.cold_starts);
         let tick = observe::Tick {
             consumer: self.consumer.latest,
@@ -277,8 +288,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             now,
         });
         // A follower (`--ha`) decides and publishes, and acts on nothing.
-        if self.leads() {
+        if leading {
             self.act(actions, now);
+            self.save(now);
         }
         self.expect.send_replace(Expectation {
             idle: d.desired == 0,

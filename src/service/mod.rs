@@ -216,6 +216,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         ha: false,
         ha_bucket: String::new(),
         ha_lease: std::time::Duration::ZERO,
+        ha_state_bucket: String::new(),
     };
     run_with(cfg, &solo, shutdown).await
 }
@@ -234,6 +235,7 @@ pub async fn run_with(
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
     let (lease, fence) = ha.join(&client).await?.unzip();
+    let handover = ha.state(&client).await?;
     let pools = cfg.policies.pools();
     info!(nats = %cfg.nats.redacted_url(), pools = pools.len(), compose = cfg.compose.enabled,
           dry_run = cfg.dry_run, "connected to NATS");
@@ -278,7 +280,8 @@ pub async fn run_with(
     )
     .with_overrides(overrides)
     .with_allowed(cfg.allowed.clone())
-    .with_fence(fence.clone());
+    .with_fence(fence.clone())
+    .with_state(handover);
     let names = PoolNames::default();
     let (lent, lent_rx) = watch::channel(Arc::new(cfg.policies.lent()));
     let files = FilePools {
