@@ -70,10 +70,14 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         if self.carry.drains.is_empty() {
             return;
         }
+        let before = self.roster.drains();
         let done = self.roster.restore_drains(&self.carry.drains);
+        // Logged once per drain: a takeover reads again what the start read.
         for k in self.carry.drains.iter().filter(|k| done.contains(&k.name)) {
-            info!(pool = %self.spec.name, agent = %k.name, deadline = %k.deadline,
-                  "drain taken over with its original deadline");
+            if !before.contains(k) {
+                info!(pool = %self.spec.name, agent = %k.name, deadline = %k.deadline,
+                      "drain taken over with its original deadline");
+            }
         }
         self.carry.drains.retain(|k| !done.contains(&k.name));
         if self.carry.until.is_some_and(|u| now >= u) {
