@@ -25,6 +25,8 @@
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
+//! - [`lease`]: `--ha`: one leader through a JetStream key-value lease;
+//!   the others observe, and every act is fenced by the lease's term.
 //! - [`overrides`]: runtime pause and pin, kept in a JetStream key-value
 //!   bucket and handed to each pool loop.
 //! - [`service`]: `jetpool run`: wires the pools, the edges and [`http`]
@@ -51,6 +53,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod inspect;
+pub mod lease;
 pub mod load;
 pub mod nats;
 pub mod observe;

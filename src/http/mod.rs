@@ -88,6 +88,8 @@ pub struct AppState {
     pub pools: Registry,
     /// Whether decisions are only logged.
     pub dry_run: bool,
+    /// With `--ha`: the lease, for the role `/status` reports.
+    pub fence: Option<crate::lease::Fence>,
 }
 
 /// What the handlers read: the service's views and the board.
@@ -215,5 +217,7 @@ async fn pool_status(
 
 async fn status(State(s): State<AppState>) -> Response {
     let pools = s.pools.snapshot();
-    Json(serde_json::json!({ "dry_run": s.dry_run, "pools": pools })).into_response()
+    // Without `--ha` the one instance always leads.
+    let role = s.fence.as_ref().map_or("leader", |f| f.role());
+    Json(serde_json::json!({ "dry_run": s.dry_run, "role": role, "pools": pools })).into_response()
 }

@@ -22,6 +22,7 @@
 //! 6. **warm**: keep `warm` standbys started.
 
 mod backoff;
+pub mod handover;
 mod jobs;
 mod outcome;
 pub mod roster;
@@ -31,6 +32,7 @@ pub mod victims;
 
 use jiff::Timestamp;
 
+pub use handover::KnownDrain;
 pub use outcome::{Event, Outcome, ReplaceReason};
 pub use roster::{Backoff, Drain, Member, Pending, Role, Roster};
 
@@ -41,7 +43,7 @@ use crate::policy::Decision;
 pub use crate::target::{ContainerId, Listed, Phase};
 
 /// Why an agent is drained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DrainCause {
     /// The pool needs fewer agents.

@@ -26,8 +26,9 @@ const TREND_TAU_S: f64 = 10.0;
 /// level shift.
 const SHIFT_Z: f64 = 4.0;
 
-/// State of the two estimates.
-#[derive(Debug, Clone, Default)]
+/// State of the two estimates. Serialisable so a new `--ha` leader can
+/// carry on from the last one's (see `Estimator::learned`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Arrivals {
     /// Fast level (Holt's linear method); `None` before the first sample.
     fast: Option<f64>,

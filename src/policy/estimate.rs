@@ -92,7 +92,100 @@ pub struct Estimator {
     last_arrivals: Option<f64>,
 }
 
+/// What an [`Estimator`] has learned, without its link to one process's
+/// consumer reads: what a `--ha` leader keeps in JetStream so the next one
+/// does not start from zero knowledge ([`Estimator::learned`],
+/// [`Estimator::seed`]). Opaque: only its JSON form travels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Learned {
+    /// Arrival rate on two time scales.
+    arrivals: Arrivals,
+    /// Tasks in flight, EWMA (see [`Estimator`]).
+    in_flight: f64,
+    /// Completion rate, EWMA.
+    completions: f64,
+    /// Weight the two EWMAs have accumulated.
+    weight: f64,
+    /// Total completions seen.
+    completed_total: f64,
+    /// Smoothed cold start, seconds.
+    cold_start_s: Option<f64>,
+    /// Slots per agent from the agents' reports.
+    capacity_per_agent: Option<f64>,
+}
+
+impl Learned {
+    /// How much it knows, in the order that matters: a measured service
+    /// time first, then the EWMAs' weight (how long they have watched).
+    fn evidence(&self) -> (bool, f64) {
+        (
+            self.completed_total >= MIN_COMPLETIONS && self.completions > 1e-9,
+            self.weight,
+        )
+    }
+
+    /// Whether every number is finite (JSON from elsewhere may not be).
+    fn sane(&self) -> bool {
+        [
+            self.in_flight,
+            self.completions,
+            self.weight,
+            self.completed_total,
+        ]
+        .iter()
+        .chain(&self.cold_start_s)
+        .chain(&self.capacity_per_agent)
+        .all(|x| x.is_finite() && *x >= 0.0)
+            && self.weight <= 1.0
+    }
+}
+
 impl Estimator {
+    /// What it has learned so far, to hand to a successor.
+    pub fn learned(&self) -> Learned {
+        Learned {
+            arrivals: self.arrivals.clone(),
+            in_flight: self.in_flight,
+            completions: self.completions,
+            weight: self.weight,
+            completed_total: self.completed_total,
+            cold_start_s: self.cold_start_s,
+            capacity_per_agent: self.capacity_per_agent,
+        }
+    }
+
+    /// Takes over what `other` learned where it knows more than this
+    /// estimator: the rates and service time as a whole when `other` has
+    /// more evidence (a measured service time, else a longer watch), the
+    /// cold start and the agents' capacity when this one has none. A
+    /// follower that has watched as long as the leader keeps its own. The
+    /// link to this process's consumer reads (the previous snapshot) is
+    /// kept, so the next update folds in a true delta. Returns whether
+    /// anything was taken.
+    pub fn seed(&mut self, other: &Learned) -> bool {
+        if !other.sane() {
+            return false;
+        }
+        let mut taken = false;
+        if other.evidence() > self.learned().evidence() {
+            self.arrivals = other.arrivals.clone();
+            self.in_flight = other.in_flight;
+            self.completions = other.completions;
+            self.weight = other.weight;
+            self.completed_total = other.completed_total;
+            taken = true;
+        }
+        if self.cold_start_s.is_none() && other.cold_start_s.is_some() {
+            self.cold_start_s = other.cold_start_s;
+            taken = true;
+        }
+        if self.capacity_per_agent.is_none() && other.capacity_per_agent.is_some() {
+            self.capacity_per_agent = other.capacity_per_agent;
+            taken = true;
+        }
+        taken
+    }
+
     /// Takes the agents' reported slots per agent (see
     /// [`Observation::slots_per_agent`](super::Observation)).
     pub fn note_slots(&mut self, slots: Option<f64>) {
@@ -220,59 +313,5 @@ impl Estimator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// 100 tasks/s completed with 20 in flight: S = 0.2 s. The agents'
-    /// reports say 4 in flight (a snapshot from before they filled up, or
-    /// with the draining agents left out); the consumer's ack pending is
-    /// the fresher count and keeps S from reading 5 times short.
-    #[test]
-    fn stale_agent_in_flight_does_not_shorten_the_service_time() {
-        let mut e = Estimator::default();
-        let t0 = Timestamp::UNIX_EPOCH;
-        for i in 0..60u64 {
-            let at = t0 + jiff::SignedDuration::from_secs(i as i64);
-            let c = ConsumerStats {
-                at,
-                pending: 500,
-                ack_pending: 20,
-                delivered_consumer_seq: 100 * i,
-                ..Default::default()
-            };
-            let a = AgentStats {
-                at,
-                reporting: 5,
-                in_flight: 4,
-                capacity: 20,
-                completed_delta: if i == 0 { 0 } else { 100 },
-            };
-            e.update(&c, Some(&a), None);
-        }
-        let est = e.estimates(4, Some(1.0), 2.0);
-        assert!(est.service_time_measured);
-        assert!(
-            (est.service_time_s - 0.2).abs() < 0.02,
-            "S = {}",
-            est.service_time_s
-        );
-    }
-
-    /// Agents that report 4 slots each make k = 4 whatever the policy
-    /// says; before any report, the policy's `concurrency` stands.
-    #[test]
-    fn reported_capacity_replaces_the_configured_concurrency() {
-        let mut e = Estimator::default();
-        let c = ConsumerStats::default();
-        assert_eq!(e.estimates(1, Some(1.0), 0.0).concurrency, 1.0);
-        e.note_slots(Some(4.0));
-        e.update(&c, None, None);
-        let est = e.estimates(1, Some(1.0), 0.0);
-        assert!(est.concurrency_measured);
-        assert_eq!(est.concurrency, 4.0);
-        assert_eq!(est.per_agent_rate, 4.0);
-        // Agents that stop reporting leave the last measurement in place.
-        e.note_slots(None);
-        assert_eq!(e.estimates(2, Some(1.0), 0.0).concurrency, 4.0);
-    }
-}
+#[path = "estimate_tests.rs"]
+mod tests;

@@ -40,7 +40,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use decision::{Decision, Limit};
-pub use estimate::{Estimates, Estimator};
+pub use estimate::{Estimates, Estimator, Learned};
 pub use observation::{AgentStats, ConsumerStats, Observation, Replicas};
 pub use overrides::{Override, Pin, Stamp};
 pub use triggers::{PromQuery, Source, Trigger, TriggerOutcome, TriggerReading};

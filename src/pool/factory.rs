@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::PoolSpec;
 use super::{CONTROL_TIMEOUT, PoolIo, PoolRunner, PoolStatus};
 use crate::budget::BudgetClient;
+use crate::lease::{Fence, StateStore};
 use crate::observe::{JetStreamSource, NatsControl};
 use crate::overrides::Overrides;
 use crate::target::ScaleTarget;
@@ -32,6 +33,10 @@ pub struct RunnerFactory {
     overrides: Option<Overrides>,
     /// What templates may be made of.
     allowed: Arc<Allowed>,
+    /// With `--ha`: the lease every loop acts under.
+    fence: Option<Fence>,
+    /// With `--ha`: where leaders keep the hand-over.
+    state: Option<StateStore>,
 }
 
 /// A pool loop reading its consumer through JetStream and reaching its
@@ -54,6 +59,8 @@ impl RunnerFactory {
             agent_nats_url,
             overrides: None,
             allowed: Arc::default(),
+            fence: None,
+            state: None,
         }
     }
 
@@ -66,6 +73,21 @@ impl RunnerFactory {
     /// What templates may be made of.
     pub fn allowed(&self) -> &Allowed {
         &self.allowed
+    }
+
+    /// Makes every pool loop made from now on act only while `fence` says
+    /// this instance leads (`--ha`).
+    pub fn with_fence(mut self, fence: Option<Fence>) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// Makes every pool loop made from now on keep its drains and
+    /// estimates in `state` while it leads, and read them at its start and
+    /// when it takes over (`--ha`).
+    pub fn with_state(mut self, state: Option<StateStore>) -> Self {
+        self.state = state;
+        self
     }
 
     /// Hands every pool loop made from now on its runtime override.
@@ -96,6 +118,12 @@ impl RunnerFactory {
         runner = runner.dry_run(self.dry_run);
         if let Some(b) = &self.budget {
             runner = runner.with_budget(b.clone());
+        }
+        if let Some(f) = &self.fence {
+            runner = runner.with_fence(f.clone());
+        }
+        if let Some(s) = &self.state {
+            runner = runner.with_state(s.clone());
         }
         if let Some(o) = &self.overrides {
             runner = runner.with_overrides(o.subscribe(&spec_name));

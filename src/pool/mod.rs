@@ -11,6 +11,7 @@
 
 mod events;
 mod factory;
+mod handover;
 mod names;
 mod ops;
 pub mod spec;
@@ -68,6 +69,10 @@ struct Options {
     /// The pool's runtime override (`jetpool pause`, `pin`), folded into
     /// the policy at each tick; `None` when the service follows none.
     overrides: Option<watch::Receiver<Override>>,
+    /// With `--ha`: the lease; the loop acts only while it leads.
+    fence: Option<crate::lease::Fence>,
+    /// With `--ha`: where the leader keeps drains and estimates.
+    state: Option<crate::lease::StateStore>,
 }
 
 /// The last consumer read.
@@ -116,6 +121,8 @@ pub struct PoolRunner<S, T, A> {
     options: Options,
     /// The background readers of the policy's triggers, while it has any.
     readers: Option<triggers::Readers>,
+    /// The `--ha` hand-over: what was read, what was written.
+    carry: handover::Carry,
 }
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
@@ -148,6 +155,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 ..Options::default()
             },
             readers: None,
+            carry: handover::Carry::default(),
         };
         (runner, rx)
     }
@@ -213,6 +221,10 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     async fn tick(&mut self) {
         let began = Instant::now();
         let name = self.spec.name.clone();
+        // Once per tick: a lead gained mid-tick acts from the next one, after
+        // the hand-over is read.
+        let leading = self.leads();
+        self.take_over(leading).await;
         let failure = self.read_consumer().await;
         let listed = match self.io.target.list(&name).await {
             Ok(c) => c,
@@ -239,6 +251,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             .roster
             .sync(&listed, &self.reports, &self.spec.agents, now);
         self.emit(synced);
+        self.restore(now);
         let cold = std::mem::take(&mut self.cold_starts);
         let tick = observe::Tick {
             consumer: self.consumer.latest,
@@ -292,7 +305,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             ack_pending: self.consumer.latest.map(|c| c.ack_pending),
             now,
         });
-        self.act(actions, now);
+        // A follower (`--ha`) decides and publishes, and acts on nothing.
+        if leading {
+            self.act(actions, now);
+            self.save(now);
+        }
         self.expect.send_replace(Expectation {
             idle: d.desired == 0,
         });

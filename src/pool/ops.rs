@@ -5,6 +5,7 @@
 use tracing::{info, warn};
 
 use super::{PoolRunner, SHUTDOWN_GRACE};
+use crate::lease::{NOT_LEADER, Ticket};
 use crate::observe::{AgentControl, MetricsSource};
 use std::time::Duration;
 
@@ -13,6 +14,24 @@ use crate::protocol::Command;
 use crate::target::ScaleTarget;
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
+    /// Whether this loop acts: always, unless `--ha` makes it follow.
+    pub(super) fn leads(&self) -> bool {
+        self.options
+            .fence
+            .as_ref()
+            .is_none_or(|f| f.current().is_some())
+    }
+
+    /// The ticket of acts planned now: each checks it again just before
+    /// its Docker or agent call, so an act planned by a leader that has
+    /// lost the lease since does not run.
+    fn ticket(&self) -> Ticket {
+        self.options
+            .fence
+            .as_ref()
+            .map_or_else(Ticket::free, |f| f.ticket())
+    }
+
     /// Records `action` in the roster and starts its operation.
     pub(super) fn spawn(&mut self, action: Action, now: jiff::Timestamp) {
         match action {
@@ -27,8 +46,13 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 let name = req.name.clone();
                 self.roster.starting(&name, standby, now);
                 let target = self.io.target.clone();
+                let (ticket, pool) = (self.ticket(), self.spec.name.clone());
                 self.ops.spawn(async move {
-                    let result = target.start(req).await.map_err(|e| e.to_string());
+                    let result = if ticket.admit("start", &pool, &name) {
+                        target.start(req).await.map_err(|e| e.to_string())
+                    } else {
+                        Err(NOT_LEADER.to_string())
+                    };
                     Outcome::Started { name, result }
                 });
             }
@@ -43,6 +67,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// Starts the operation of an action already recorded in the roster.
     pub(super) fn run_op(&mut self, action: Action) {
         let pool = self.spec.name.clone();
+        let ticket = self.ticket();
         match action {
             // Starts are prepared by `spawn`, which names the container.
             Action::Start { .. } => {}
@@ -57,8 +82,22 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     self.spec.template.stop_timeout()
                 };
                 self.ops.spawn(async move {
+                    if !ticket.admit("stop", &pool, &name) {
+                        return Outcome::Stopped {
+                            id,
+                            result: Err(NOT_LEADER.to_string()),
+                        };
+                    }
                     let result = match target.stop(&id, timeout).await {
-                        Ok(()) => target.remove(&id).await,
+                        // The stop may take the whole stop timeout: the
+                        // removal is checked again.
+                        Ok(()) if ticket.admit("remove", &pool, &name) => target.remove(&id).await,
+                        Ok(()) => {
+                            return Outcome::Stopped {
+                                id,
+                                result: Err(NOT_LEADER.to_string()),
+                            };
+                        }
                         Err(e) => Err(e),
                     };
                     Outcome::Stopped {
@@ -67,20 +106,25 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     }
                 });
             }
-            Action::Remove { id, .. } => {
+            Action::Remove { id, name, .. } => {
                 let target = self.io.target.clone();
                 self.ops.spawn(async move {
-                    let result = target.remove(&id).await;
-                    Outcome::Stopped {
-                        id,
-                        result: result.map_err(|e| e.to_string()),
-                    }
+                    let result = if ticket.admit("remove", &pool, &name) {
+                        target.remove(&id).await.map_err(|e| e.to_string())
+                    } else {
+                        Err(NOT_LEADER.to_string())
+                    };
+                    Outcome::Stopped { id, result }
                 });
             }
             Action::Drain { id, name, .. } => {
                 let agents = self.io.agents.clone();
                 self.ops.spawn(async move {
-                    let reply = agents.control(&pool, &name, Command::Drain).await;
+                    let reply = if ticket.admit("drain", &pool, &name) {
+                        agents.control(&pool, &name, Command::Drain).await
+                    } else {
+                        None
+                    };
                     Outcome::DrainAnswered { id, reply }
                 });
             }
@@ -88,7 +132,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 info!(pool = %pool, agent = %name, "demand is back: cancelling the drain");
                 let agents = self.io.agents.clone();
                 self.ops.spawn(async move {
-                    let reply = agents.control(&pool, &name, Command::Resume).await;
+                    let reply = if ticket.admit("resume", &pool, &name) {
+                        agents.control(&pool, &name, Command::Resume).await
+                    } else {
+                        None
+                    };
                     Outcome::Resumed { id, reply }
                 });
             }
@@ -96,7 +144,11 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 info!(pool = %pool, agent = %name, "activating warm agent");
                 let agents = self.io.agents.clone();
                 self.ops.spawn(async move {
-                    let reply = agents.control(&pool, &name, Command::Activate).await;
+                    let reply = if ticket.admit("activate", &pool, &name) {
+                        agents.control(&pool, &name, Command::Activate).await
+                    } else {
+                        None
+                    };
                     Outcome::Activated { id, reply }
                 });
             }
@@ -123,6 +175,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             while self.ops.join_next().await.is_some() {}
         }
         let cut_short: Vec<String> = self.roster.pending().keys().cloned().collect();
+        let ticket = self.ticket();
         if !cut_short.is_empty()
             && let Ok(listed) = self.io.target.list(&name).await
         {
@@ -130,6 +183,9 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 .iter()
                 .filter(|c| c.phase == Phase::Created && cut_short.contains(&c.name))
             {
+                if !ticket.admit("remove", &name, &c.name) {
+                    break;
+                }
                 info!(pool = %name, agent = %c.name, "removing a container whose start was cut short by shutdown");
                 let _ = self.io.target.remove(&c.id).await;
             }

@@ -23,6 +23,9 @@ pub struct AgentView {
     pub state: Option<AgentState>,
     /// Tasks held, from its last report.
     pub in_flight: Option<u64>,
+    /// When a drain under way is cut short by a stop, if the agent drains
+    /// and acknowledged it.
+    pub drain_deadline: Option<Timestamp>,
 }
 
 /// A snapshot of one pool.
@@ -103,6 +106,11 @@ pub fn views(roster: &Roster, listed: &[Listed], reports: &AgentRegistry) -> Vec
         .iter()
         .map(|c| {
             let seen = reports.get(&c.name);
+            let drain_deadline = match roster.get(c.id.as_str()).map(|m| m.role) {
+                Some(Role::Draining(d) | Role::Rolling(d) | Role::Resuming(d)) => d.deadline,
+                Some(Role::Stopping { prior: Some(d), .. }) => d.deadline,
+                _ => None,
+            };
             let role = match roster.get(c.id.as_str()).map(|m| m.role) {
                 Some(r @ (Role::Stopping { .. } | Role::Gone)) => r.as_str(),
                 _ if c.phase == crate::plan::Phase::Exited => "exited",
@@ -115,6 +123,7 @@ pub fn views(roster: &Roster, listed: &[Listed], reports: &AgentRegistry) -> Vec
                 role,
                 state: seen.map(|s| s.stats.state),
                 in_flight: seen.map(|s| s.stats.in_flight),
+                drain_deadline,
             }
         })
         .collect();

@@ -10,6 +10,7 @@ use tracing::error;
 
 use super::{PoolRunner, PoolSpec};
 use crate::budget::BudgetClient;
+use crate::lease::{Fence, StateStore};
 use crate::observe::{AgentControl, MetricsSource};
 use crate::plan::Action;
 use crate::policy::Override;
@@ -21,6 +22,20 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     /// lines say so.
     pub fn dry_run(mut self, yes: bool) -> Self {
         self.options.dry_run = yes;
+        self
+    }
+
+    /// Acts only while `fence` says this instance leads (`--ha`); observes
+    /// otherwise.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.options.fence = Some(fence);
+        self
+    }
+
+    /// Keeps the pool's drains and estimates in `state` while it leads, and
+    /// reads them at the start and on takeover (`--ha`).
+    pub fn with_state(mut self, state: StateStore) -> Self {
+        self.options.state = Some(state);
         self
     }
 

@@ -71,6 +71,9 @@ pub struct RunArgs {
     /// `pin`); created when missing. Instances sharing it share overrides.
     #[arg(long, env = "JETPOOL_OVERRIDES_BUCKET", default_value = crate::overrides::DEFAULT_BUCKET)]
     pub overrides_bucket: String,
+    /// High availability (`--ha`, `--ha-bucket`, `--ha-lease`).
+    #[command(flatten)]
+    pub ha: crate::lease::HaArgs,
     /// Images agents may run (a glob: `registry.example.com/agents/*`);
     /// repeatable. Unset: any image.
     #[arg(
@@ -224,7 +227,7 @@ pub async fn main(args: RunArgs) -> i32 {
         allowed,
         engines,
     };
-    match run(cfg, signals()).await {
+    match run_with(cfg, &args.ha, signals()).await {
         Ok(()) => 0,
         Err(e) => {
             error!(error = %e, "jetpool stopped");
@@ -237,12 +240,30 @@ pub async fn main(args: RunArgs) -> i32 {
 /// Runs the service until `shutdown` resolves, then stops deciding and
 /// returns, leaving agents running.
 pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let solo = crate::lease::HaArgs {
+        ha: false,
+        ha_bucket: String::new(),
+        ha_lease: std::time::Duration::ZERO,
+        ha_state_bucket: String::new(),
+    };
+    run_with(cfg, &solo, shutdown).await
+}
+
+/// [`run`], as one of several instances when `ha` says so: the pools act
+/// only while this one holds the lease.
+pub async fn run_with(
+    cfg: ServiceConfig,
+    ha: &crate::lease::HaArgs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     // The recorder first: a pool registers its counters at zero when it
     // starts, and its first ticks record; before the recorder exists those
     // would go nowhere (and `rate()` would miss the first events).
     let metrics = crate::telemetry::prometheus();
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
+    let (lease, fence) = ha.join(&client).await?.unzip();
+    let handover = ha.state(&client).await?;
     let pools = cfg.policies.pools();
     info!(nats = %cfg.nats.redacted_url(), pools = pools.len(), compose = cfg.compose.enabled,
           dry_run = cfg.dry_run, "connected to NATS");
@@ -279,7 +300,9 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         cfg.agent_nats_url.clone(),
     )
     .with_overrides(overrides)
-    .with_allowed(cfg.allowed.clone());
+    .with_allowed(cfg.allowed.clone())
+    .with_fence(fence.clone())
+    .with_state(handover);
     let names = PoolNames::default();
     let (lent, lent_rx) = watch::channel(Arc::new(cfg.policies.lent()));
     let files = FilePools {
@@ -338,7 +361,12 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         metrics,
         pools: registry,
         dry_run: cfg.dry_run,
+        fence,
     };
+    // The lease is released only after the pool loops stopped, so nothing
+    // acts once a standby may lead.
+    let (lease_stop, lease_rx) = watch::channel(false);
+    let lease = lease.map(|l| tokio::spawn(l.run(wait_for(lease_rx))));
     let http_stop = wait_for(stop_rx.clone());
     let server = tokio::spawn(http::serve(listener, state, http_stop));
     info!(listen = %cfg.listen, "serving the status page at /, /events, /metrics, /healthz and /status");
@@ -346,6 +374,10 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     info!("shutting down: no more decisions; agents keep running");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    let _ = lease_stop.send(true);
+    if let Some(l) = lease {
+        let _ = l.await;
+    }
     match server.await {
         Ok(r) => r,
         Err(e) => {

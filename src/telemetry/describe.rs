@@ -20,6 +20,10 @@ pub(super) fn describe() {
         "Build information; the value is always 1."
     );
     describe_gauge!(
+        "jetpool_leader",
+        "With --ha: 1 while this instance holds the leader lease and acts, 0 while it only observes."
+    );
+    describe_gauge!(
         "jetpool_pool_desired_replicas",
         "Agents the pool should run, as last decided."
     );

@@ -238,6 +238,12 @@ pub fn start_backoff(pool: &str, seconds: f64) {
     gauge!("jetpool_pool_start_backoff_seconds", "pool" => pool.to_string()).set(seconds);
 }
 
+/// Records whether this instance leads (`--ha`): 1 while it holds the
+/// lease and acts, 0 while it follows.
+pub fn leader(on: bool) {
+    gauge!("jetpool_leader").set(if on { 1.0 } else { 0.0 });
+}
+
 /// Records how many compose pools run and how many are paused.
 pub fn compose_pools(running: usize, paused: usize) {
     gauge!("jetpool_compose_pools", "state" => "running").set(running as f64);

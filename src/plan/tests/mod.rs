@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::*;
 
+mod handover;
 mod health;
 mod jobs;
 mod scale;
