@@ -21,6 +21,7 @@ use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
 use crate::overrides::Follower;
 use crate::pool::{Policies, PoolNames, RunnerFactory, wait_for};
+use crate::swarm::SwarmArgs;
 use crate::target::ScaleTarget;
 use crate::target::allow::Allowed;
 use crate::target::docker::DockerTarget;
@@ -66,6 +67,9 @@ pub struct RunArgs {
     /// Pools from compose labels.
     #[command(flatten)]
     pub compose: ComposeArgs,
+    /// Pools from Swarm service labels.
+    #[command(flatten)]
+    pub swarm: SwarmArgs,
     /// JetStream key-value bucket of runtime overrides (`jetpool pause`,
     /// `pin`); created when missing. Instances sharing it share overrides.
     #[arg(long, env = "JETPOOL_OVERRIDES_BUCKET", default_value = crate::overrides::DEFAULT_BUCKET)]
@@ -109,6 +113,8 @@ pub struct ServiceConfig {
     pub max_agents: Option<u32>,
     /// Compose discovery.
     pub compose: ComposeArgs,
+    /// Swarm discovery.
+    pub swarm: SwarmArgs,
     /// The bucket of runtime overrides.
     pub overrides_bucket: String,
     /// What templates may be made of.
@@ -162,7 +168,8 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let policies = match files::load(&args.policies, args.compose.enabled) {
+    let discovers = args.compose.enabled || args.swarm.enabled;
+    let policies = match files::load(&args.policies, discovers) {
         Ok(p) => p,
         Err(e) => {
             eprintln!(
@@ -193,6 +200,7 @@ pub async fn main(args: RunArgs) -> i32 {
         dry_run: args.dry_run,
         max_agents: args.max_agents,
         compose: args.compose,
+        swarm: args.swarm,
         overrides_bucket: args.overrides_bucket,
         allowed,
     };
@@ -235,7 +243,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         .map(|p| p.template.stop_timeout())
         .max()
         .unwrap_or_default();
-    let docker = if cfg.dry_run && !cfg.compose.enabled {
+    let docker = if cfg.dry_run && !cfg.compose.enabled && !cfg.swarm.enabled {
         DockerTarget::connect(longest)
             .await
             .inspect_err(
@@ -267,7 +275,7 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
         names: names.clone(),
         lent,
         dir: cfg.policy_dir.clone(),
-        compose: cfg.compose.enabled,
+        compose: cfg.compose.enabled || cfg.swarm.enabled,
     };
     let files_stop = wait_for(stop_rx.clone());
     match (&virt, &docker) {
@@ -292,6 +300,23 @@ pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
     // The file pools have claimed their names: a compose service that
     // clashes with one is the one refused.
+    if cfg.swarm.enabled
+        && let Some(d) = &docker
+    {
+        if cfg.dry_run {
+            warn!("--dry-run: Swarm discovery is off (it would change service counts)");
+        } else {
+            let swarm = crate::swarm::Supervisor::new(
+                d.clone(),
+                factory.clone(),
+                cfg.swarm.stack.clone(),
+                lent_rx.clone(),
+                names.clone(),
+                registry.clone(),
+            );
+            tasks.spawn(swarm.run(wait_for(stop_rx.clone())));
+        }
+    }
     if cfg.compose.enabled
         && let Some(d) = docker
     {

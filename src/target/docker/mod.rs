@@ -10,12 +10,14 @@
 //! - `list`: the container list, by labels.
 //! - `events`: the events stream, reconnecting.
 //! - `error`: bollard's errors as [`TargetError`]s.
+//! - [`swarm`]: Swarm services and tasks, and a service's replica count.
 
 mod clone;
 mod convert;
 mod error;
 mod events;
 mod list;
+pub mod swarm;
 
 use std::time::{Duration, Instant};
 
