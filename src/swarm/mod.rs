@@ -34,24 +34,43 @@ pub const LABEL_STACK: &str = "com.docker.stack.namespace";
 /// The service a task's container belongs to.
 pub const LABEL_SERVICE_NAME: &str = "com.docker.swarm.service.name";
 /// The value agents' `JETPOOL_AGENT_ID` must have: Swarm expands it to the
-/// task's name, `<service>.<slot>.<task id>`, which is also the name of
-/// the task's container.
-pub const AGENT_ID_TEMPLATE: &str = "{{.Task.Name}}";
+/// task's id. Not `{{.Task.Name}}` (`<service>.<slot>.<id>`): an agent id
+/// is one token of the protocol's NATS subjects, so it has no dots.
+pub const AGENT_ID_TEMPLATE: &str = "{{.Task.ID}}";
 
 /// Command-line settings of Swarm discovery.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SwarmArgs {
     /// Discover pools from Swarm services labelled `jetpool.pool` (the
     /// engine must be a Swarm manager), beside the policy files' pools.
-    #[arg(long = "swarm", env = "JETPOOL_SWARM")]
+    #[arg(id = "swarm", long = "swarm", env = "JETPOOL_SWARM")]
     pub enabled: bool,
     /// Only this stack's services (default: every labelled service).
-    #[arg(long = "swarm-stack", env = "JETPOOL_SWARM_STACK")]
+    #[arg(id = "swarm_stack", long = "swarm-stack", env = "JETPOOL_SWARM_STACK")]
     pub stack: Option<String>,
 }
 
-/// The name of the task in `slot` with id `id` of service `service`, as
-/// Swarm names it (and its container, and its agent).
-pub fn task_name(service: &str, slot: u64, id: &str) -> String {
-    format!("{service}.{slot}.{id}")
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn run_takes_the_swarm_flags_beside_the_compose_ones() {
+        let cli = Cli::try_parse_from([
+            "jetpool",
+            "run",
+            "--compose",
+            "--swarm",
+            "--swarm-stack",
+            "jobs",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("run");
+        };
+        assert!(args.compose.enabled && args.swarm.enabled);
+        assert_eq!(args.swarm.stack.as_deref(), Some("jobs"));
+    }
 }

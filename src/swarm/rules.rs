@@ -18,7 +18,7 @@ pub enum Unfit {
     RestartAny(String),
     /// The agents could not tell jetpool who they are.
     #[error(
-        "environment {ENV_AGENT_ID} is {found}: it must be {AGENT_ID_TEMPLATE}, so each agent reports its task's name"
+        "environment {ENV_AGENT_ID} is {found}: it must be {AGENT_ID_TEMPLATE}, so each agent reports its task's id"
     )]
     AgentId {
         /// What the service sets, or "missing".
@@ -87,7 +87,7 @@ mod tests {
     fn a_well_declared_service_is_fit() {
         let s = svc(
             "on-failure",
-            &["JETPOOL_AGENT_ID={{.Task.Name}}", "JETPOOL_POOL=p", "X=1"],
+            &["JETPOOL_AGENT_ID={{.Task.ID}}", "JETPOOL_POOL=p", "X=1"],
         );
         assert!(check(&s, "p").is_empty());
         assert!(
@@ -109,7 +109,7 @@ mod tests {
         let problems = check(&s, "p");
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[1].to_string().contains("on-failure"));
-        assert!(problems[2].to_string().contains("{{.Task.Name}}"));
+        assert!(problems[2].to_string().contains("{{.Task.ID}}"));
         assert!(problems[3].to_string().contains("\"other\""));
         let bare = check(&svc("on-failure", &[]), "p");
         assert!(bare.iter().all(|u| u.to_string().contains("missing")));

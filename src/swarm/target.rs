@@ -1,6 +1,6 @@
 //! One Swarm service as a [`ScaleTarget`]. Its tasks are the pool's
-//! containers: the id is the task's, the name the task's (which its agent
-//! reports, through `JETPOOL_AGENT_ID={{.Task.Name}}`). Swarm makes and
+//! containers: the id and the name are the task's id, which its agent
+//! reports as its own (`JETPOOL_AGENT_ID={{.Task.ID}}`). Swarm makes and
 //! removes tasks; jetpool only changes the count, one at a time:
 //!
 //! - `start` raises the count by one and returns the task Swarm made;
@@ -23,7 +23,6 @@ use futures::stream::BoxStream;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::task_name;
 use crate::target::docker::DockerTarget;
 use crate::target::docker::swarm::SwarmTask;
 use crate::target::{
@@ -57,12 +56,12 @@ pub fn current(tasks: &[SwarmTask]) -> BTreeMap<u64, &SwarmTask> {
 }
 
 /// The service's slots as a pool's containers.
-pub fn listed(service: &str, tasks: &[SwarmTask]) -> Vec<Listed> {
+pub fn listed(tasks: &[SwarmTask]) -> Vec<Listed> {
     current(tasks)
         .into_values()
         .map(|t| Listed {
             id: ContainerId::from(t.id.as_str()),
-            name: task_name(service, t.slot, &t.id),
+            name: t.id.clone(),
             // A task Swarm is taking away is leaving, whatever it does now.
             phase: if t.removing || (t.retired && t.phase != Phase::Exited) {
                 Phase::Removing
@@ -106,7 +105,7 @@ impl SwarmTarget {
 impl ScaleTarget for SwarmTarget {
     async fn list(&self, _pool: &str) -> Result<Vec<Listed>, TargetError> {
         let tasks = self.docker.swarm_tasks(&self.service).await?;
-        Ok(listed(&self.service, &tasks))
+        Ok(listed(&tasks))
     }
 
     async fn start(&self, req: StartRequest) -> Result<ContainerId, TargetError> {
@@ -149,8 +148,16 @@ impl ScaleTarget for SwarmTarget {
         let Some(t) = tasks.iter().find(|t| t.id == id.as_str()) else {
             return Ok(());
         };
-        if t.phase == Phase::Exited || t.container.is_none() {
+        if t.phase == Phase::Exited {
             return Ok(());
+        }
+        if t.container.is_none() {
+            // Nothing to stop yet; the pool tries again later.
+            return Err(self.error(
+                TargetOp::Stop,
+                ErrorKind::Conflict,
+                format!("task {id} has no container yet"),
+            ));
         }
         let here = self
             .docker
@@ -236,7 +243,7 @@ mod tests {
             t("d", 3, Phase::Exited, true, 10),
             t("e", 3, Phase::Exited, true, 5),
         ];
-        let l = listed("svc", &tasks);
+        let l = listed(&tasks);
         let view: Vec<(&str, &str, Phase)> = l
             .iter()
             .map(|c| (c.id.as_str(), c.name.as_str(), c.phase))
@@ -244,9 +251,9 @@ mod tests {
         assert_eq!(
             view,
             [
-                ("a", "svc.1.a", Phase::Running),
-                ("c", "svc.2.c", Phase::Created),
-                ("d", "svc.3.d", Phase::Exited),
+                ("a", "a", Phase::Running),
+                ("c", "c", Phase::Created),
+                ("d", "d", Phase::Exited),
             ]
         );
     }
@@ -257,7 +264,7 @@ mod tests {
         let mut gone = t("b", 2, Phase::Exited, true, 1);
         gone.removing = true;
         shut.removing = false;
-        let l = listed("s", &[shut, gone]);
+        let l = listed(&[shut, gone]);
         assert!(l.iter().all(|c| c.phase == Phase::Removing), "{l:?}");
     }
 }
