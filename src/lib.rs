@@ -22,6 +22,8 @@
 //!   several Docker engines as one target (`--engine`).
 //! - [`compose`]: pools discovered from compose service labels, started and
 //!   stopped as services come and go.
+//! - [`swarm`]: pools discovered from Swarm service labels, scaled by the
+//!   service's replica count, drained before the count drops.
 //! - [`pool`]: one loop per pool: observe, decide, act (start, drain, stop,
 //!   heal); it owns all of its pool's state.
 //! - [`budget`]: the global agent budget shared by pool priority.
@@ -64,6 +66,7 @@ pub mod pool;
 pub mod protocol;
 pub mod service;
 pub mod sim;
+pub mod swarm;
 pub mod target;
 pub mod telemetry;
 

@@ -199,6 +199,7 @@ async fn each_pool_is_confined_to_its_own_subjects() {
         agent_nats_url: nats.url.clone(),
         max_agents: None,
         compose: Default::default(),
+        swarm: Default::default(),
         overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
         allowed: Default::default(),
         engines: Vec::new(),

@@ -225,6 +225,11 @@ impl Roster {
                     awaiting_report: None,
                 }
             });
+            // Some engines name a container themselves (Swarm names a task
+            // after its id): the listing's name is the agent's.
+            if member.name != c.name {
+                member.name.clone_from(&c.name);
+            }
             // A `starting` report says the agent runs, not that it works.
             let working = report.filter(|s| s.stats.state != AgentState::Starting);
             if let (Some(r), Some(seen)) = (member.awaiting_report, working) {

@@ -22,6 +22,7 @@ use crate::http::{self, AppState, Registry};
 use crate::nats::NatsArgs;
 use crate::overrides::Follower;
 use crate::pool::{Policies, PoolNames, RunnerFactory, wait_for};
+use crate::swarm::SwarmArgs;
 use crate::target::ScaleTarget;
 use crate::target::allow::Allowed;
 use crate::target::engines::EngineConfig;
@@ -67,6 +68,9 @@ pub struct RunArgs {
     /// Pools from compose labels.
     #[command(flatten)]
     pub compose: ComposeArgs,
+    /// Pools from Swarm service labels.
+    #[command(flatten)]
+    pub swarm: SwarmArgs,
     /// JetStream key-value bucket of runtime overrides (`jetpool pause`,
     /// `pin`); created when missing. Instances sharing it share overrides.
     #[arg(long, env = "JETPOOL_OVERRIDES_BUCKET", default_value = crate::overrides::DEFAULT_BUCKET)]
@@ -129,6 +133,8 @@ pub struct ServiceConfig {
     pub max_agents: Option<u32>,
     /// Compose discovery.
     pub compose: ComposeArgs,
+    /// Swarm discovery.
+    pub swarm: SwarmArgs,
     /// The bucket of runtime overrides.
     pub overrides_bucket: String,
     /// What templates may be made of.
@@ -191,7 +197,8 @@ pub async fn main(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let policies = match files::load(&args.policies, args.compose.enabled) {
+    let discovers = args.compose.enabled || args.swarm.enabled;
+    let policies = match files::load(&args.policies, discovers) {
         Ok(p) => p,
         Err(e) => {
             eprintln!(
@@ -223,6 +230,7 @@ pub async fn main(args: RunArgs) -> i32 {
         dry_run: args.dry_run,
         max_agents: args.max_agents,
         compose: args.compose,
+        swarm: args.swarm,
         overrides_bucket: args.overrides_bucket,
         allowed,
         engines,
@@ -284,7 +292,7 @@ pub async fn run_with(
         .map(|p| p.template.stop_timeout())
         .max()
         .unwrap_or_default();
-    let tolerate_down = cfg.dry_run && !cfg.compose.enabled;
+    let tolerate_down = cfg.dry_run && !cfg.compose.enabled && !cfg.swarm.enabled;
     let docker = engines::connect(&cfg.engines, longest, tolerate_down)
         .await?
         .map(Arc::new);
@@ -311,7 +319,7 @@ pub async fn run_with(
         names: names.clone(),
         lent,
         dir: cfg.policy_dir.clone(),
-        compose: cfg.compose.enabled,
+        compose: cfg.compose.enabled || cfg.swarm.enabled,
         engines: engines::names(&cfg.engines),
     };
     let files_stop = wait_for(stop_rx.clone());
@@ -338,10 +346,27 @@ pub async fn run_with(
     // The file pools have claimed their names: a compose service that
     // clashes with one is the one refused.
     // A compose project runs on one engine: the first (`local` without
-    // --engine).
+    // --engine); so does a swarm, through its manager.
     let compose_engine = docker.as_ref().and_then(|d| d.first());
     if cfg.compose.enabled && docker.is_some() && compose_engine.is_none() {
         warn!("compose discovery off: the first engine did not answer at start");
+    }
+    if cfg.swarm.enabled
+        && let Some(d) = &compose_engine
+    {
+        if cfg.dry_run {
+            warn!("--dry-run: Swarm discovery is off (it would change service counts)");
+        } else {
+            let swarm = crate::swarm::Supervisor::new(
+                Arc::new(d.clone()),
+                factory.clone(),
+                cfg.swarm.stack.clone(),
+                lent_rx.clone(),
+                names.clone(),
+                registry.clone(),
+            );
+            tasks.spawn(swarm.run(wait_for(stop_rx.clone())));
+        }
     }
     if cfg.compose.enabled
         && let Some(d) = compose_engine

@@ -610,6 +610,7 @@ impl Service {
             agent_nats_url: nats.url.clone(),
             max_agents: None,
             compose: Default::default(),
+            swarm: Default::default(),
             overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
             allowed: Default::default(),
             engines: Vec::new(),

@@ -101,6 +101,7 @@ async fn labelled_service_scales_out_and_back_and_down_leaves_nothing() {
             enabled: true,
             project: Some(p.clone()),
         },
+        swarm: Default::default(),
         overrides_bucket: jetpool::overrides::DEFAULT_BUCKET.into(),
         allowed: Default::default(),
         engines: Vec::new(),

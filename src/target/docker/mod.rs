@@ -11,6 +11,7 @@
 //! - `events`: the events stream, reconnecting.
 //! - `stats`: one container's resource use, for the cpu and memory triggers.
 //! - `error`: bollard's errors as [`TargetError`]s.
+//! - [`swarm`]: Swarm services and tasks, and a service's replica count.
 
 mod clone;
 mod convert;
@@ -18,6 +19,7 @@ mod error;
 mod events;
 mod list;
 mod stats;
+pub mod swarm;
 
 use std::time::{Duration, Instant};
 
