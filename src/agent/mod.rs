@@ -9,6 +9,7 @@
 //! until jetpool activates it.
 
 mod control;
+mod fetch;
 mod lookup;
 mod worker;
 
@@ -16,26 +17,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::PullConsumer};
-use futures::StreamExt;
+use async_nats::jetstream;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 pub use control::{Identity, Mode};
+use fetch::FetchLoop;
 use lookup::consumer;
 pub use worker::{Work, WorkMode};
 
 use crate::error::Result;
 use crate::nats::NatsArgs;
-
-/// How long one pull request waits on the server for messages: short, so a
-/// drain or a mode change is seen within about a second.
-const FETCH_EXPIRES: Duration = Duration::from_secs(1);
-
-/// How long past `FETCH_EXPIRES` the agent waits for the server to end a
-/// pull request before ending it itself.
-const FETCH_GRACE: Duration = Duration::from_millis(500);
 
 /// Arguments of `jetpool agent`.
 #[derive(Debug, Clone, clap::Args)]
@@ -270,157 +263,4 @@ pub async fn run(
         completed: counters.completed.load(Ordering::Relaxed),
         failed: counters.failed.load(Ordering::Relaxed),
     })
-}
-
-/// The fetch-and-work loop, owned by the agent's main task.
-struct FetchLoop {
-    consumer: PullConsumer,
-    /// One permit per task the agent may hold.
-    slots: Arc<Semaphore>,
-    /// Tasks being worked.
-    tasks: JoinSet<()>,
-    counters: Arc<Counters>,
-    work: Work,
-    ack_wait: Duration,
-    mode: watch::Receiver<Mode>,
-    /// With `--once`: until when to wait for the one task.
-    once: Option<tokio::time::Instant>,
-    /// Tasks taken so far.
-    taken: u64,
-}
-
-impl FetchLoop {
-    /// Fetches while active, idles in standby, and on a drain finishes the
-    /// held tasks; a `resume` during the drain goes back to fetching.
-    async fn run(&mut self) {
-        loop {
-            self.fetch_while_active().await;
-            // Draining: finish what is held, unless resumed meanwhile.
-            info!(
-                in_flight = self.counters.in_flight.load(Ordering::Relaxed),
-                "stopped fetching; finishing held tasks"
-            );
-            loop {
-                if self.tasks.is_empty() {
-                    return;
-                }
-                tokio::select! {
-                    _ = self.tasks.join_next() => {},
-                    r = self.mode.changed() => {
-                        if r.is_err() {
-                            while self.tasks.join_next().await.is_some() {}
-                            return;
-                        }
-                        if *self.mode.borrow() == Mode::Active {
-                            info!("drain cancelled; fetching again");
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    async fn fetch_while_active(&mut self) {
-        loop {
-            while self.tasks.try_join_next().is_some() {}
-            if let Some(deadline) = self.once {
-                if self.taken > 0 {
-                    return;
-                }
-                if tokio::time::Instant::now() >= deadline {
-                    info!("no task within --once-wait; exiting");
-                    return;
-                }
-            }
-            let mode = *self.mode.borrow_and_update();
-            match mode {
-                Mode::Active => {}
-                Mode::Standby | Mode::Starting => {
-                    if self.mode.changed().await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                Mode::Draining { .. } | Mode::Drained => return,
-            }
-            // Fetch only when a slot is free: a task fetched but not
-            // started would sit ack-pending here and be lost with us.
-            let first = tokio::select! {
-                p = self.slots.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-                r = self.mode.changed() => {
-                    if r.is_err() { return; }
-                    continue;
-                }
-            };
-            let free = 1 + self.slots.available_permits();
-            let batch = self
-                .consumer
-                .fetch()
-                .max_messages(free)
-                .expires(FETCH_EXPIRES)
-                .messages()
-                .await;
-            // Our own end to the pull: nats-server before 2.9.15 can drop an
-            // expired pull request without the 408 that ends the batch
-            // (nats-io/nats-server df282a2), and the client then waits 5 s
-            // more with free slots. By this deadline the server's request has
-            // expired, so nothing can still be sent to it.
-            let deadline = tokio::time::Instant::now() + FETCH_EXPIRES + FETCH_GRACE;
-            let mut batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    warn!(error = %e, "fetch failed; retrying");
-                    drop(first);
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            let mut first = Some(first);
-            // The batch is read to its end even after a drain began:
-            // messages the server already sent must be worked, not dropped.
-            loop {
-                let next = match tokio::time::timeout_at(deadline, batch.next()).await {
-                    Ok(Some(next)) => next,
-                    Ok(None) => break,
-                    Err(_) => {
-                        debug!("pull request outlived its expiry; ending it here");
-                        break;
-                    }
-                };
-                let msg = match next {
-                    Ok(m) => m,
-                    Err(e) => {
-                        debug!(error = %e, "batch ended early");
-                        break;
-                    }
-                };
-                let permit = match first.take() {
-                    Some(p) => p,
-                    None => match self.slots.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => return,
-                    },
-                };
-                let c = self.counters.clone();
-                let work = self.work.clone();
-                let ack_wait = self.ack_wait;
-                c.in_flight.fetch_add(1, Ordering::Relaxed);
-                self.taken += 1;
-                self.tasks.spawn(async move {
-                    let ok = worker::work_one(&msg, &work, ack_wait).await;
-                    if ok {
-                        c.completed.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        c.failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    c.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    drop(permit);
-                });
-            }
-        }
-    }
 }

@@ -119,6 +119,15 @@ pub struct JobRules {
     pub timeout: Option<std::time::Duration>,
 }
 
+impl JobRules {
+    /// The rules of `policy`'s pool, when it is a job pool.
+    pub fn of(policy: &crate::policy::Policy) -> Option<JobRules> {
+        (policy.mode == crate::policy::PoolMode::Job).then_some(JobRules {
+            timeout: policy.job_timeout,
+        })
+    }
+}
+
 /// One thing to do to a pool's containers.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

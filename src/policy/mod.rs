@@ -80,15 +80,6 @@ pub struct Policy {
     pub triggers: Vec<Trigger>,
 }
 
-impl Policy {
-    /// The planner's rules when this is a job pool.
-    pub fn job_rules(&self) -> Option<crate::plan::JobRules> {
-        (self.mode == PoolMode::Job).then_some(crate::plan::JobRules {
-            timeout: self.job_timeout,
-        })
-    }
-}
-
 impl Default for Policy {
     fn default() -> Self {
         Policy {

@@ -301,7 +301,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             template: &template,
             nats_ok: self.consumer.failing.is_none(),
             engine_back: std::mem::take(&mut self.engine_lost),
-            jobs: policy.job_rules(),
+            jobs: plan::JobRules::of(&policy),
             ack_pending: self.consumer.latest.map(|c| c.ack_pending),
             now,
         });

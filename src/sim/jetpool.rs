@@ -300,7 +300,7 @@ impl Controller for Jetpool {
             template: TEMPLATE,
             nats_ok: true,
             engine_back: false,
-            jobs: self.policy.job_rules(),
+            jobs: plan::JobRules::of(&self.policy),
             ack_pending: Some(v.ack_pending),
             now,
         });

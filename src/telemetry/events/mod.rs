@@ -4,8 +4,10 @@
 //! a counter's label is always one of its enum's values. Those of compose
 //! discovery and policy reloads are in `service`.
 
+mod jobs;
 mod service;
 
+pub use jobs::JobEnded;
 pub use service::{DiscoveryFailed, PoliciesReloaded, ReloadRefused, ServiceNotPooled};
 
 use std::fmt::Display;
@@ -15,7 +17,7 @@ use metrics::counter;
 use tracing::{debug, error, info, warn};
 
 use super::labels::{
-    DockerOp, DrainOutcome, HeldWork, JobOutcome, ObserveReason, ReplaceReason, ReportRejected,
+    DockerOp, DrainOutcome, HeldWork, ObserveReason, ReplaceReason, ReportRejected,
 };
 
 /// Counts one failed Docker call of a pool under `op`.
@@ -346,37 +348,6 @@ impl ObserveFailed<'_> {
     }
 }
 
-/// A job of a job pool ended.
-pub struct JobEnded<'a> {
-    /// The pool.
-    pub pool: &'a str,
-    /// The container name.
-    pub agent: &'a str,
-    /// How it ended.
-    pub outcome: JobOutcome,
-    /// Its exit code, when the engine said.
-    pub exit_code: Option<i64>,
-}
-
-impl JobEnded<'_> {
-    /// Logs and counts the event.
-    pub fn emit(&self) {
-        let exit_code = self.exit_code.map_or_else(|| "-".into(), |c| c.to_string());
-        match self.outcome {
-            JobOutcome::Succeeded => {
-                info!(pool = %self.pool, agent = %self.agent, "job succeeded")
-            }
-            JobOutcome::Failed => {
-                warn!(pool = %self.pool, agent = %self.agent, exit_code, "job failed; its task is redelivered")
-            }
-            JobOutcome::Killed => {
-                warn!(pool = %self.pool, agent = %self.agent, "job ran past job_timeout; killed")
-            }
-        }
-        counter!("jetpool_jobs_total", "pool" => self.pool.to_string(), "outcome" => self.outcome.as_str())
-            .increment(1);
-    }
-}
 /// A trigger's reader could not read it; the pool will not scale in on it
 /// until it reads again.
 pub struct TriggerFailed<'a> {
