@@ -298,17 +298,29 @@ async fn a_jetpool_started_after_the_leader_died_keeps_its_drains_and_estimates(
     // Three agents learn the service time on short tasks, then each
     // holds a long one.
     pin(&nats, &pool, 3);
-    let short = 25;
-    publish(&nats, stream, short, 200).await;
+    // Short tasks keep coming until the estimator has measured them: how
+    // many it takes depends on when the ticks sample the work.
+    let short = std::sync::atomic::AtomicU64::new(0);
     eventually(
         Duration::from_secs(90),
         "the service time measured",
         || async {
-            let e = estimates(&first.listen).await?;
-            (e["service_time_measured"] == true).then_some(())
+            let e = estimates(&first.listen).await;
+            if e.as_ref()
+                .is_some_and(|e| e["service_time_measured"] == true)
+            {
+                return Some(());
+            }
+            let i = consumer_info(&nats, stream, "work").await;
+            if i.num_pending == 0 {
+                short.fetch_add(10, std::sync::atomic::Ordering::Relaxed);
+                publish(&nats, stream, 10, 200).await;
+            }
+            None
         },
     )
     .await;
+    let short = short.load(std::sync::atomic::Ordering::Relaxed);
     publish(&nats, stream, 3, 600_000).await;
     eventually(
         Duration::from_secs(30),
