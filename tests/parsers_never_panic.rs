@@ -1,7 +1,8 @@
 //! The short pass CI runs over the entry points `make fuzz` fuzzes (the
 //! policy parser, the compose label parser, the agent stats decoder):
 //! arbitrary and near-valid inputs give a value or an error, never a
-//! panic. `make fuzz` runs libFuzzer on the same functions for longer.
+//! panic. `make fuzz` runs libFuzzer on the same functions for longer;
+//! the seeds it found (a sample, `tests/fuzz/seeds`) are replayed here.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,5 +86,50 @@ proptest! {
     ]) {
         let subject = format!("jetpool.agent.p.{id}.stats");
         let _ = jetpool::observe::agents::screen("p", &subject, &payload);
+    }
+}
+
+/// The seed inputs of each fuzz target (a sample of what `make fuzz`
+/// found, in `tests/fuzz/seeds/<target>`), replayed through the same
+/// entry point the target fuzzes, decoded as libFuzzer hands them over
+/// (`arbitrary`'s take-rest): CI's short pass of each target.
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz/seeds")
+        .join(target);
+    let mut out: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+        .collect();
+    out.sort();
+    assert!(
+        out.len() >= 50,
+        "{target}: seeds missing in {}",
+        dir.display()
+    );
+    out
+}
+
+#[test]
+fn every_fuzz_target_replays_its_seeds() {
+    use arbitrary::{Arbitrary, Unstructured};
+    for data in seeds("policy") {
+        if let Ok(text) = std::str::from_utf8(&data) {
+            let _ = jetpool::pool::spec::parse_policies(Path::new("fuzz.toml"), text);
+        }
+    }
+    for data in seeds("compose_labels") {
+        if let Ok(pairs) = Vec::<(String, String)>::arbitrary_take_rest(Unstructured::new(&data)) {
+            let labels: HashMap<String, String> = pairs.into_iter().collect();
+            let _ = jetpool::compose::labels::resolve(&labels, &[]);
+        }
+    }
+    for data in seeds("stats") {
+        if let Ok((id, payload)) =
+            <(String, Vec<u8>)>::arbitrary_take_rest(Unstructured::new(&data))
+        {
+            let subject = format!("jetpool.agent.p.{id}.stats");
+            let _ = jetpool::observe::agents::screen("p", &subject, &payload);
+        }
     }
 }
