@@ -243,6 +243,31 @@ pub fn reconnect_delay(attempts: usize) -> Duration {
 /// The longest pause between reconnect attempts.
 pub const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
+/// The stream of JetStream key-value bucket `bucket`, by the key-value
+/// conventions (ADR-8), keeping `history` values per key. jetpool makes
+/// its buckets this way rather than with `create_key_value`, which first
+/// reads the account info, and this client cannot parse that from a 2.9
+/// server.
+pub fn kv_bucket_stream(
+    bucket: &str,
+    description: &str,
+    history: i64,
+) -> async_nats::jetstream::stream::Config {
+    use async_nats::jetstream::stream::{Config, DiscardPolicy};
+    Config {
+        name: format!("KV_{bucket}"),
+        description: Some(description.into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: history,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ use crate::target::docker::DockerTarget;
 use crate::target::virt::VirtualTarget;
 use crate::target::{ContainerEvent, Template, WatchEvent};
 use crate::telemetry::ComposeErrorReason;
-use crate::telemetry::events::DiscoveryFailed;
+use crate::telemetry::events::{DiscoveryFailed, ServiceNotPooled};
 
 /// Events arriving within this window cause one scan.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -244,5 +244,25 @@ async fn until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Logs and counts `msg` about a service that is not pooled, once until
+/// it changes: discovery runs every few seconds and must not repeat it.
+/// Shared by the compose and Swarm supervisors.
+pub fn report_once(
+    problems: &mut HashMap<ServiceKey, String>,
+    key: &ServiceKey,
+    reason: ComposeErrorReason,
+    msg: String,
+) {
+    if problems.get(key) != Some(&msg) {
+        ServiceNotPooled {
+            service: key,
+            reason,
+            problem: &msg,
+        }
+        .emit();
+        problems.insert(key.clone(), msg);
     }
 }

@@ -59,17 +59,12 @@ impl Lease {
         // account info this client cannot parse from a 2.9 server).
         let mut stream = js
             .get_or_create_stream(jetstream::stream::Config {
-                name: format!("KV_{bucket}"),
-                description: Some("jetpool leader lease (--ha): key `leader`".into()),
-                subjects: vec![format!("$KV.{bucket}.>")],
-                max_messages_per_subject: 1,
                 max_age: lease,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: jetstream::stream::DiscardPolicy::New,
-                num_replicas: 1,
-                ..Default::default()
+                ..crate::nats::kv_bucket_stream(
+                    bucket,
+                    "jetpool leader lease (--ha): key `leader`",
+                    1,
+                )
             })
             .await
             .map_err(|e| js_error("create leader bucket", e))?;

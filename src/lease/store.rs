@@ -52,18 +52,11 @@ impl StateStore {
         let js = jetstream::new(client);
         // By the key-value conventions, as the lease's bucket is made (see
         // `kv.rs`).
-        js.get_or_create_stream(jetstream::stream::Config {
-            name: format!("KV_{bucket}"),
-            description: Some("jetpool hand-over (--ha): one key per pool".into()),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: jetstream::stream::DiscardPolicy::New,
-            num_replicas: 1,
-            ..Default::default()
-        })
+        js.get_or_create_stream(crate::nats::kv_bucket_stream(
+            bucket,
+            "jetpool hand-over (--ha): one key per pool",
+            1,
+        ))
         .await
         .map_err(|e| js_error("create state bucket", e))?;
         let kv = js

@@ -158,18 +158,11 @@ impl OverrideStore {
         // (ADR-8) rather than with `create_key_value`: that one first reads
         // the account info, which this client cannot parse from a 2.9
         // server.
-        js.get_or_create_stream(jetstream::stream::Config {
-            name: format!("KV_{bucket}"),
-            description: Some("jetpool runtime overrides: <pool>.paused, <pool>.pinned".into()),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: HISTORY,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: jetstream::stream::DiscardPolicy::New,
-            num_replicas: 1,
-            ..Default::default()
-        })
+        js.get_or_create_stream(crate::nats::kv_bucket_stream(
+            bucket,
+            "jetpool runtime overrides: <pool>.paused, <pool>.pinned",
+            HISTORY,
+        ))
         .await
         .map_err(|e| js_error("create overrides bucket", e))?;
         let kv = js

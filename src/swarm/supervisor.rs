@@ -24,7 +24,7 @@ use crate::target::docker::DockerTarget;
 use crate::target::docker::swarm::SwarmService;
 use crate::target::{ContainerSpec, LABEL_POOL, LabelFilter, Naming, Template, TemplateVersion};
 use crate::telemetry::ComposeErrorReason;
-use crate::telemetry::events::{DiscoveryFailed, ServiceNotPooled};
+use crate::telemetry::events::DiscoveryFailed;
 use crate::{pool, telemetry};
 
 /// How often the services are listed.
@@ -216,15 +216,7 @@ impl Supervisor {
 
     /// Logs and counts a problem once, and ends the service's pool.
     fn refuse(&mut self, key: &ServiceKey, reason: ComposeErrorReason, msg: String) {
-        if self.problems.get(key) != Some(&msg) {
-            ServiceNotPooled {
-                service: key,
-                reason,
-                problem: &msg,
-            }
-            .emit();
-            self.problems.insert(key.clone(), msg);
-        }
+        crate::compose::supervisor::report_once(&mut self.problems, key, reason, msg);
         self.drop_pool(key);
     }
 

@@ -19,7 +19,7 @@ use crate::pool::{PoolSpec, wait_for};
 use crate::target::Phase;
 use crate::telemetry;
 use crate::telemetry::ComposeErrorReason;
-use crate::telemetry::events::{DiscoveryFailed, ServiceNotPooled};
+use crate::telemetry::events::DiscoveryFailed;
 
 impl Supervisor {
     /// Brings the pools in line with the labelled services.
@@ -171,15 +171,7 @@ impl Supervisor {
 
     /// Logs and counts a problem of a service once (until it changes).
     fn problem(&mut self, key: &ServiceKey, reason: ComposeErrorReason, msg: String) {
-        if self.problems.get(key) != Some(&msg) {
-            ServiceNotPooled {
-                service: key,
-                reason,
-                problem: &msg,
-            }
-            .emit();
-            self.problems.insert(key.clone(), msg);
-        }
+        super::report_once(&mut self.problems, key, reason, msg);
     }
 
     /// Stops a pool and forgets it (its labels are no longer valid, or
