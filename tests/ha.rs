@@ -85,22 +85,6 @@ impl Drop for Instance {
     }
 }
 
-/// The roles of the pool's agents in `/status` at `listen`.
-async fn agent_roles(listen: &str) -> Vec<String> {
-    let Some((_, body)) = http_get(listen, "/status").await else {
-        return Vec::new();
-    };
-    let st: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    st["pools"][0]["agents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x["role"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The pool's draining agents with their drain deadlines, by name, in
 /// `/status` at `listen`.
 async fn drain_deadlines(listen: &str) -> Vec<(String, Timestamp)> {
@@ -211,7 +195,7 @@ async fn killed_leader_mid_drain_the_follower_takes_over_and_finishes() {
     // Agents that have not reported yet are stopped (SIGTERM, on which the
     // reference agent drains) rather than asked to drain.
     eventually(Duration::from_secs(10), "two agents leaving", || async {
-        let r = agent_roles(&first.listen).await;
+        let r = roles(&first.listen).await;
         let leaving = r.iter().filter(|x| *x == "draining" || *x == "stopping");
         (leaving.count() == 2).then_some(())
     })

@@ -17,22 +17,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 
-/// The roles of the pool's agents in `/status`.
-async fn roles(listen: &str) -> Vec<String> {
-    let Some((_, body)) = http_get(listen, "/status").await else {
-        return Vec::new();
-    };
-    let st: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    st["pools"][0]["agents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x["role"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_drain_a_restarted_jetpool_finishes_the_job() {
     if !docker_available() {

@@ -772,6 +772,22 @@ pub async fn health(listen: &str) -> Option<u16> {
     http_get(listen, "/healthz").await.map(|(code, _)| code)
 }
 
+/// The roles of the first pool's agents in `/status` at `listen`.
+pub async fn roles(listen: &str) -> Vec<String> {
+    let Some((_, body)) = http_get(listen, "/status").await else {
+        return Vec::new();
+    };
+    let st: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    st["pools"][0]["agents"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["role"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The first pool's desired count in `/status` at `listen`.
 pub async fn desired(listen: &str) -> Option<u64> {
     let (_, body) = http_get(listen, "/status").await?;

@@ -26,20 +26,7 @@ fn a_drained_agent_that_exits_is_removed_as_drained() {
 fn an_exited_agent_is_replaced_and_a_crash_backs_off() {
     // Started by this process a moment ago: a crash.
     let mut w = World::new();
-    w.step(1);
-    w.fold(Outcome::Started {
-        name: "new-0".into(),
-        result: Ok(id("new-0")),
-    });
-    w.listed.push(Listed {
-        id: "id-new-0".into(),
-        name: "new-0".into(),
-        phase: Phase::Exited,
-        created: 1,
-        template: Some("t1".into()),
-        unhealthy: false,
-        exit_code: None,
-    });
+    w.started_and_exited(None);
     let actions = w.step(1);
     assert_eq!(
         actions,
@@ -56,20 +43,7 @@ fn an_exited_agent_is_replaced_and_a_crash_backs_off() {
     // The same exit seen just after the engine came back from an outage
     // (its daemon stopped the agent): replaced, no back-off.
     let mut w = World::new();
-    w.step(1);
-    w.fold(Outcome::Started {
-        name: "new-0".into(),
-        result: Ok(id("new-0")),
-    });
-    w.listed.push(Listed {
-        id: "id-new-0".into(),
-        name: "new-0".into(),
-        phase: Phase::Exited,
-        created: 1,
-        template: Some("t1".into()),
-        unhealthy: false,
-        exit_code: None,
-    });
+    w.started_and_exited(None);
     w.engine_back = true;
     assert_eq!(
         w.step(1)[0],

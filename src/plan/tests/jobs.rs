@@ -58,20 +58,7 @@ fn finished_jobs_are_removed_with_their_outcome() {
 #[test]
 fn a_job_that_fails_at_once_without_reporting_backs_starts_off() {
     let mut w = jobs(World::new(), None);
-    w.step(1);
-    w.fold(Outcome::Started {
-        name: "new-0".into(),
-        result: Ok(id("new-0")),
-    });
-    w.listed.push(Listed {
-        id: "id-new-0".into(),
-        name: "new-0".into(),
-        phase: Phase::Exited,
-        created: 1,
-        template: Some("t1".into()),
-        unhealthy: false,
-        exit_code: Some(127),
-    });
+    w.started_and_exited(Some(127));
     let actions = w.step(1);
     assert!(
         matches!(

@@ -157,6 +157,25 @@ impl World {
         actions
     }
 
+    /// Starts `new-0` from this process, then lists it exited with
+    /// `exit_code`, as it is seen right after a quick exit.
+    pub fn started_and_exited(&mut self, exit_code: Option<i64>) {
+        self.step(1);
+        self.fold(Outcome::Started {
+            name: "new-0".into(),
+            result: Ok(id("new-0")),
+        });
+        self.listed.push(Listed {
+            id: "id-new-0".into(),
+            name: "new-0".into(),
+            phase: Phase::Exited,
+            created: 1,
+            template: Some("t1".into()),
+            unhealthy: false,
+            exit_code,
+        });
+    }
+
     pub fn role(&self, name: &str) -> Role {
         self.roster.get(&format!("id-{name}")).expect("member").role
     }
