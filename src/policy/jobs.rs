@@ -18,8 +18,7 @@
 use jiff::Timestamp;
 
 use super::decision::{Decision, Limit};
-use super::ewma::secs_between;
-use super::{Observation, Policy, PoolState, schedule};
+use super::{Observation, Policy, PoolState, blind_reason, freshness, schedule};
 
 /// The decision of a job pool at `now`; see the [module docs](self).
 pub(super) fn decide(
@@ -36,21 +35,13 @@ pub(super) fn decide(
         s.cold_start.as_secs_f64(),
     );
     let current = obs.replicas.current();
-    let staleness = obs
-        .consumer
-        .map_or(f64::INFINITY, |c| secs_between(c.at, now).max(0.0));
-    let fresh = obs
-        .consumer
-        .filter(|_| obs.failure.is_none() && staleness <= s.stale_after.as_secs_f64());
+    let (staleness, fresh) = freshness(s, obs, now);
     let bounds = schedule::bounds_at(policy, now);
     let cap = obs.budget.map_or(bounds.max, |b| b.min(bounds.max));
 
     let (wanted, limit, reason) = match fresh {
         None => {
-            let why = obs
-                .failure
-                .clone()
-                .unwrap_or_else(|| format!("metrics {staleness:.1}s old"));
+            let why = blind_reason(obs, staleness);
             (current, Limit::Stale, format!("{why}: no new job started"))
         }
         Some(c) => {

@@ -221,12 +221,7 @@ pub fn decide(
         }
         None => s,
     };
-    let staleness = obs
-        .consumer
-        .map_or(f64::INFINITY, |c| secs_between(c.at, now).max(0.0));
-    let fresh = obs
-        .consumer
-        .filter(|_| obs.failure.is_none() && staleness <= s.stale_after.as_secs_f64());
+    let (staleness, fresh) = freshness(s, obs, now);
     let bounds = schedule::bounds_at(policy, now);
     let trigger_stale = triggers::stale_after(s.stale_after, policy.interval);
     let others: Vec<TriggerOutcome> = policy
@@ -266,10 +261,7 @@ pub fn decide(
             (t, z.recommended, z.describe(&est))
         }
         None => {
-            let why = obs
-                .failure
-                .clone()
-                .unwrap_or_else(|| format!("metrics {staleness:.1}s old"));
+            let why = blind_reason(obs, staleness);
             (Trail::new(current), current, why)
         }
     };
@@ -317,6 +309,26 @@ pub fn decide(
         max: bounds.max,
         triggers: outcomes,
     }
+}
+
+/// How old the consumer numbers are at `now`, with the numbers when they
+/// are fresh enough to act on: read without a failure, within
+/// `stale_after`.
+fn freshness(s: &Scaling, obs: &Observation, now: Timestamp) -> (f64, Option<ConsumerStats>) {
+    let staleness = obs
+        .consumer
+        .map_or(f64::INFINITY, |c| secs_between(c.at, now).max(0.0));
+    let fresh = obs
+        .consumer
+        .filter(|_| obs.failure.is_none() && staleness <= s.stale_after.as_secs_f64());
+    (staleness, fresh)
+}
+
+/// Why numbers that are not fresh cannot be acted on, for the reason.
+fn blind_reason(obs: &Observation, staleness: f64) -> String {
+    obs.failure
+        .clone()
+        .unwrap_or_else(|| format!("metrics {staleness:.1}s old"))
 }
 
 /// How far back the decision history must reach: the longest rate-limit
