@@ -19,13 +19,7 @@ fn report(pool: &str, id: &str, in_flight: &str, capacity: &str) -> String {
 
 /// jetpool's resident set, MiB (it runs in this process).
 fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    usage(std::process::id()).1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

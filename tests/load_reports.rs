@@ -13,7 +13,7 @@ mod common;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
@@ -34,44 +34,6 @@ fn jetpool_bin() -> PathBuf {
     let release = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target/x86_64-unknown-linux-gnu/release/jetpool");
     if release.exists() { release } else { bin() }
-}
-
-/// A jetpool process, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Resident set of `pid`, MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-/// CPU seconds (user + system) of `pid` so far.
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after ')'.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The cumulative counts of `jetpool_tick_lateness_seconds`: (count at or
@@ -152,7 +114,7 @@ async fn two_hundred_pools_under_fifty_thousand_reports_a_second() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start jetpool");
-    let jetpool = Proc(child);
+    let jetpool = JetpoolProcess(child);
     let pid = jetpool.0.id();
 
     // Each pool's one agent, by name, from /status.
@@ -200,7 +162,7 @@ async fn two_hundred_pools_under_fifty_thousand_reports_a_second() {
     let before_body = http_get(&listen, "/metrics").await.expect("metrics").1;
     let late_before = lateness(&before_body);
     let rejected_before = counter_sum(&before_body, metric, &[unknown]);
-    let (rss0, cpu0) = (rss_mib(pid), cpu_s(pid));
+    let (cpu0, rss0) = usage(pid);
 
     let client = nats.client().await;
     let per_slice = (RATE as f64 * SLICE.as_secs_f64()) as usize;
@@ -221,7 +183,7 @@ async fn two_hundred_pools_under_fifty_thousand_reports_a_second() {
     }
     client.flush().await.expect("flush");
     let elapsed = started.elapsed().as_secs_f64();
-    let (rss1, cpu1) = (rss_mib(pid), cpu_s(pid));
+    let (cpu1, rss1) = usage(pid);
     let rate = sent as f64 / elapsed;
     assert!(
         rate >= 0.9 * RATE as f64,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_nats::jetstream;
 
 use super::phases::Publisher;
-use super::probe::{Jetpool, usage};
-use crate::common::{Nats, eventually, image, policy_dir};
+use super::probe::Jetpool;
+use crate::common::{Nats, eventually, image, policy_dir, usage};
 
 /// How long each figure is averaged over.
 const WINDOW: Duration = Duration::from_secs(20);

@@ -126,26 +126,6 @@ pub fn secs(a: Timestamp, b: Timestamp) -> f64 {
     (b.as_nanosecond() - a.as_nanosecond()) as f64 / 1e9
 }
 
-/// A process's CPU time (user + system) in seconds and RSS in MiB.
-pub fn usage(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 (1-based), 12 and 13 here.
-    let hz = 100.0;
-    let cpu = (ticks(11) + ticks(12)) / hz;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    (cpu, rss_kb / 1024.0)
-}
-
 /// Median and 95th percentile (nearest rank) of `xs`.
 pub fn median_p95(xs: &[f64]) -> (f64, f64) {
     let mut v = xs.to_vec();
