@@ -147,7 +147,10 @@ async fn readme_stack_scales_out_and_in_removing_only_drained_tasks() {
         let (seen, watching, host) = (seen.clone(), watching.clone(), host.clone());
         let before = before.clone();
         std::thread::spawn(move || {
-            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+            // One last pass after the flag drops, so the states that
+            // ended the test are in the record too.
+            loop {
+                let go_on = watching.load(std::sync::atomic::Ordering::Relaxed);
                 for (id, desired, current) in tasks(&host) {
                     if before.contains(&id) {
                         continue;
@@ -157,6 +160,9 @@ async fn readme_stack_scales_out_and_in_removing_only_drained_tasks() {
                     if states.last() != Some(&(desired.clone(), current.clone())) {
                         states.push((desired, current));
                     }
+                }
+                if !go_on {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
