@@ -4,11 +4,21 @@
 //! removes tasks; jetpool only changes the count, one at a time:
 //!
 //! - `start` raises the count by one and returns the task Swarm made;
-//! - `remove` of a task that exited (a drained agent) lowers the count by
-//!   one. With restart condition `on-failure`, the completed task keeps
-//!   its slot until then, and Swarm removes a slot without a running task
-//!   before any running one, so no busy agent is ever chosen. `remove`
-//!   refuses to lower the count while the task still runs;
+//! - `remove` of a task that exited (a drained agent) lowers the count to
+//!   the number of slots whose task is alive. With restart condition
+//!   `on-failure`, a completed task keeps its slot until then, and Swarm
+//!   removes the slots without a running task before any running one
+//!   (swarmkit's replicated orchestrator sorts running slots first and
+//!   cuts from the end). Two rules make "the slots without a running
+//!   task" exactly the completed ones:
+//!   - the count is *set* to the live slots, never decremented, so a
+//!     `remove` repeated before Swarm has reconciled (the next tick sees
+//!     the task still there) cannot lower it twice and take a running
+//!     slot with it;
+//!   - it is not lowered while a live task is still starting: Swarm
+//!     would count that one as not running and might take it instead.
+//!
+//!   `remove` refuses to lower the count while the task still runs;
 //! - `stop` stops the task's container on the engine jetpool talks to
 //!   (an agent that hangs, or outlived its drain deadline). If it exits
 //!   non-zero, Swarm restarts its slot, which the pool then adopts.
@@ -53,6 +63,29 @@ pub fn current(tasks: &[SwarmTask]) -> BTreeMap<u64, &SwarmTask> {
         }
     }
     by
+}
+
+/// What lowering the count for exited tasks should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lowering {
+    /// Set the count to this many: the slots whose task is alive.
+    To(u64),
+    /// A live task has not reached `running` yet; Swarm would count it as
+    /// a candidate for removal. Look again shortly.
+    Wait,
+}
+
+/// The count that leaves every live slot and drops every exited one.
+/// Live: Swarm wants the slot's task running and it has not exited.
+pub fn lowering(tasks: &[SwarmTask]) -> Lowering {
+    let live: Vec<&SwarmTask> = current(tasks)
+        .into_values()
+        .filter(|t| !t.retired && !t.removing && t.phase != Phase::Exited)
+        .collect();
+    if live.iter().any(|t| t.phase != Phase::Running) {
+        return Lowering::Wait;
+    }
+    Lowering::To(live.len() as u64)
 }
 
 /// The service's slots as a pool's containers.
@@ -192,21 +225,32 @@ impl ScaleTarget for SwarmTarget {
             if t.removing {
                 return Ok(());
             }
-            if t.phase == Phase::Exited {
-                let n = self
-                    .docker
-                    .scale_service(&self.service, TargetOp::Remove, |n| n.checked_sub(1))
-                    .await?;
-                info!(service = %self.service, task = %id, replicas = n,
-                      "lowered the service's replica count; Swarm removes the exited task's slot");
-                return Ok(());
-            }
+            let waiting_for = if t.phase != Phase::Exited {
+                "it has not exited; the count is not lowered while it runs"
+            } else {
+                match lowering(&tasks) {
+                    Lowering::To(live) => {
+                        // Only ever lowers: a count raised meanwhile by a
+                        // start is the start's, and stays.
+                        let n = self
+                            .docker
+                            .scale_service(&self.service, TargetOp::Remove, |n| {
+                                (live < n).then_some(live)
+                            })
+                            .await?;
+                        info!(service = %self.service, task = %id, replicas = n,
+                              "set the service's replica count to its live slots; Swarm removes the exited ones");
+                        return Ok(());
+                    }
+                    Lowering::Wait => "a task of the service is still starting",
+                }
+            };
             if Instant::now() >= deadline {
                 // Lowering the count now would let Swarm choose a victim.
                 return Err(self.error(
                     TargetOp::Remove,
                     ErrorKind::Conflict,
-                    format!("task {id} has not exited; the count is not lowered while it runs"),
+                    format!("task {id}: {waiting_for}"),
                 ));
             }
             tokio::time::sleep(POLL).await;
@@ -258,6 +302,27 @@ mod tests {
                 ("d", "d", Phase::Exited),
             ]
         );
+    }
+
+    #[test]
+    fn the_count_is_set_to_the_live_slots_and_waits_for_starting_ones() {
+        let mut tasks = vec![
+            t("a", 1, Phase::Running, false, 10),
+            // Drained: completed, its slot kept by `on-failure`.
+            t("b", 2, Phase::Exited, true, 10),
+            t("c", 3, Phase::Exited, true, 10),
+            t("d", 4, Phase::Running, false, 10),
+        ];
+        assert_eq!(lowering(&tasks), Lowering::To(2));
+        // Asked again before Swarm reconciled: the same count, not one less.
+        assert_eq!(lowering(&tasks), Lowering::To(2));
+        // A slot Swarm already takes away is not live.
+        tasks[3].removing = true;
+        tasks[3].retired = true;
+        assert_eq!(lowering(&tasks), Lowering::To(1));
+        // A task still starting would look like a candidate to Swarm.
+        tasks.push(t("e", 5, Phase::Created, false, 20));
+        assert_eq!(lowering(&tasks), Lowering::Wait);
     }
 
     #[test]
