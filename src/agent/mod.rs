@@ -43,11 +43,15 @@ pub struct AgentArgs {
     /// when a command is given).
     #[arg(long, default_value = "100ms", value_parser = crate::config::parse_duration)]
     pub work: Duration,
-    /// How simulated work spends its time: `sleep` (waits, using no CPU)
-    /// or `cpu` (keeps one core busy for the task's duration, for the
-    /// `cpu` trigger).
+    /// How simulated work spends its time: `sleep` (waits, using no CPU),
+    /// `cpu` (keeps one core busy for the task's duration, for the `cpu`
+    /// trigger) or `memory` (holds `--work-memory-mb` for the task's
+    /// duration, for the `memory` trigger).
     #[arg(long, env = "JETPOOL_WORK_MODE", value_enum, default_value_t = WorkMode::Sleep)]
     pub work_mode: WorkMode,
+    /// Memory each task holds in `--work-mode memory`, in MiB.
+    #[arg(long, env = "JETPOOL_WORK_MEMORY_MB", default_value_t = 64)]
+    pub work_memory_mb: u64,
     /// Tasks worked on at once.
     #[arg(long, env = "JETPOOL_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
@@ -89,6 +93,7 @@ impl AgentArgs {
             consumer: consumer.into(),
             work: Duration::from_millis(100),
             work_mode: WorkMode::Sleep,
+            work_memory_mb: 64,
             concurrency: 1,
             id: None,
             pool: None,
@@ -207,6 +212,7 @@ pub async fn run(
         match args.work_mode {
             WorkMode::Sleep => Work::Simulate(args.work),
             WorkMode::Cpu => Work::Burn(args.work),
+            WorkMode::Memory => Work::Hold(args.work, args.work_memory_mb),
         }
     } else {
         Work::Command(args.command.clone())

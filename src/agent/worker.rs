@@ -17,6 +17,9 @@ pub enum WorkMode {
     Sleep,
     /// Busy-loop: the task keeps one core busy for its duration.
     Cpu,
+    /// Hold memory: the task keeps a block of memory written for its
+    /// duration.
+    Memory,
 }
 
 /// How a task is worked.
@@ -26,6 +29,9 @@ pub enum Work {
     Simulate(Duration),
     /// Keep one core busy for the payload's `work_ms`, else this long.
     Burn(Duration),
+    /// Hold this many MiB, every page written, for the payload's
+    /// `work_ms`, else this long.
+    Hold(Duration, u64),
     /// Run this program (and arguments) once per task, payload on stdin.
     Command(Vec<String>),
 }
@@ -117,6 +123,18 @@ async fn run(msg: &Message, work: &Work) -> Result<(), String> {
             tokio::task::spawn_blocking(move || burn(d))
                 .await
                 .map_err(|e| format!("busy loop failed: {e}"))?;
+            simulated_failure(msg)
+        }
+        Work::Hold(default, mib) => {
+            let d = duration(msg, *default);
+            // Written, not just allocated: untouched pages are not resident
+            // and would not show in the container's memory use.
+            let bytes = usize::try_from(mib.saturating_mul(1 << 20))
+                .map_err(|_| format!("{mib} MiB does not fit in memory"))?;
+            let held = vec![1u8; bytes];
+            tokio::time::sleep(d).await;
+            std::hint::black_box(&held);
+            drop(held);
             simulated_failure(msg)
         }
         Work::Command(argv) => run_command(msg, argv).await,
