@@ -1,12 +1,14 @@
 //! A job pool (`mode = "job"`): 50 tasks run one per container, at most
 //! `max` containers at once; each container works exactly one task (its
-//! agent's own reports say so), a failing task is NAKed and retried in a
-//! new container, every outcome is counted in `jetpool_jobs_total`, and
-//! nothing is left afterwards.
+//! log and its agent's own reports say so), a failing task is NAKed and
+//! retried in a new container, every outcome is counted in
+//! `jetpool_jobs_total`, and nothing is left afterwards.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +40,103 @@ stop_timeout = "5s"
 "#,
         image = image()
     )
+}
+
+/// The logs of every container of a pool, followed from its start
+/// (`docker logs -f` on each `start` event): jetpool removes a finished
+/// job's container at its next tick, so its log is read while it runs.
+struct Logs {
+    events: Child,
+    /// Container id to its log so far.
+    by_container: Arc<Mutex<BTreeMap<String, String>>>,
+    followers: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+}
+
+impl Logs {
+    fn follow(pool: &str) -> Logs {
+        let mut events = Command::new("docker")
+            .args([
+                "events",
+                "--format",
+                "{{.ID}}",
+                "--filter",
+                "type=container",
+            ])
+            .args(["--filter", "event=start", "--filter"])
+            .arg(format!("label=jetpool.pool={pool}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker events");
+        let by_container: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+        let followers: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>> = Arc::default();
+        let out = events.stdout.take().expect("events stdout");
+        let (map, fs) = (by_container.clone(), followers.clone());
+        std::thread::spawn(move || {
+            for id in BufReader::new(out).lines().map_while(Result::ok) {
+                map.lock().expect("logs").insert(id.clone(), String::new());
+                let map = map.clone();
+                let f = std::thread::spawn(move || {
+                    let Ok(out) = Command::new("sh")
+                        .arg("-c")
+                        .arg(format!("docker logs -f {id} 2>&1"))
+                        .output()
+                    else {
+                        return;
+                    };
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    map.lock().expect("logs").insert(id, text);
+                });
+                fs.lock().expect("followers").push(f);
+            }
+        });
+        Logs {
+            events,
+            by_container,
+            followers,
+        }
+    }
+
+    /// Every container's log, once all have ended.
+    fn finish(mut self) -> BTreeMap<String, String> {
+        let _ = self.events.kill();
+        let _ = self.events.wait();
+        let followers = std::mem::take(&mut *self.followers.lock().expect("followers"));
+        for f in followers {
+            let _ = f.join();
+        }
+        self.by_container.lock().expect("logs").clone()
+    }
+}
+
+/// The tasks a job's log says it worked: (stream sequence, succeeded).
+fn jobs_in(log: &str) -> Vec<(u64, bool)> {
+    // Without the colour codes the text format puts around field names.
+    let mut plain = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let field = |line: &str, name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    plain
+        .lines()
+        .filter(|l| l.contains("job: worked its one task"))
+        .filter_map(|l| {
+            let seq = field(l, "stream_seq")?.parse().ok()?;
+            Some((seq, field(l, "ok")? == "true"))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,6 +208,7 @@ async fn fifty_tasks_one_container_each_at_most_max_at_once() {
             .await
             .expect("publish ack");
     }
+    let logs = Logs::follow(&pool);
     let dir = policy_dir(&policy(&pool, stream));
     let listen = format!("127.0.0.1:{}", free_port());
     let started = std::time::Instant::now();
@@ -139,6 +239,32 @@ async fn fifty_tasks_one_container_each_at_most_max_at_once() {
         (50.0, 2.0),
         "50 succeeded, 2 failed (the first tries)"
     );
+
+    // Each container's log: at most one task (a container that found
+    // none within --once-wait shows none), 52 in all, each task done.
+    let logs = logs.finish();
+    let per: BTreeMap<&String, Vec<(u64, bool)>> =
+        logs.iter().map(|(id, l)| (id, jobs_in(l))).collect();
+    let many: Vec<_> = per.iter().filter(|(_, j)| j.len() > 1).collect();
+    assert!(
+        many.is_empty(),
+        "a container's log shows more tasks: {many:?}"
+    );
+    let worked: Vec<(u64, bool)> = per.values().flatten().copied().collect();
+    assert_eq!(
+        worked.len(),
+        52,
+        "by the containers' logs, 52 jobs ({} containers): {per:?}",
+        logs.len()
+    );
+    let succeeded: std::collections::BTreeSet<u64> =
+        worked.iter().filter(|j| j.1).map(|j| j.0).collect();
+    assert_eq!(
+        succeeded,
+        (1..=50).collect::<std::collections::BTreeSet<u64>>(),
+        "each task done, by the logs"
+    );
+    assert_eq!(worked.iter().filter(|j| !j.1).count(), 2, "2 failed tries");
 
     let reports = reports.lock().expect("reports").clone();
     let many: Vec<_> = reports.iter().filter(|(_, (c, f))| c + f > 1).collect();

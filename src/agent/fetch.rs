@@ -159,10 +159,20 @@ impl FetchLoop {
                 let c = self.counters.clone();
                 let work = self.work.clone();
                 let ack_wait = self.ack_wait;
+                // A job's log names its one task: the record of what each
+                // container did, kept with the container's log.
+                let job = self.once.is_some().then(|| {
+                    msg.info()
+                        .map(|i| (i.stream_sequence, i.delivered))
+                        .unwrap_or_default()
+                });
                 c.in_flight.fetch_add(1, Ordering::Relaxed);
                 self.taken += 1;
                 self.tasks.spawn(async move {
                     let ok = worker::work_one(&msg, &work, ack_wait).await;
+                    if let Some((stream_seq, delivered)) = job {
+                        info!(stream_seq, delivered, ok, "job: worked its one task");
+                    }
                     if ok {
                         c.completed.fetch_add(1, Ordering::Relaxed);
                     } else {
