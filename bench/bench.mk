@@ -5,6 +5,8 @@
 #                       prints the headline table and its own run time.
 #   make bench-matrix   every trace x cold start x concurrency x seed, jetpool
 #                       on wait_slo only: bench/results/matrix.md and .svg.
+#   make bench-jobs     job pools (mode = "job") against KEDA's ScaledJob:
+#                       bench/results/jobs.md and .svg.
 #   make bench-live     reaction and overhead against a real nats-server and
 #                       the local Docker engine: bench/results/live.md.
 #
@@ -16,7 +18,7 @@ TRACES ?= ../shared/data/traces
 BENCH_SEED ?= 1
 BENCH_POLICY ?= bench/policies/wait-slo-30s.toml
 
-.PHONY: bench-policy bench-matrix
+.PHONY: bench-policy bench-matrix bench-jobs
 bench-policy:
 	cargo build --release --bin jetpool
 	TRACES="$(TRACES)" SEED="$(BENCH_SEED)" POLICY="$(BENCH_POLICY)" BIN=target/release/jetpool bash bench/policy.sh
@@ -26,6 +28,11 @@ bench-policy:
 bench-matrix:
 	cargo build --release --bin jetpool
 	TRACES="$(TRACES)" BIN=target/release/jetpool bash bench/matrix.sh
+
+# Job pools against KEDA's ScaledJob (bench/jobs.sh); SEEDS and ONLY as above.
+bench-jobs:
+	cargo build --release --bin jetpool
+	TRACES="$(TRACES)" BIN=target/release/jetpool bash bench/jobs.sh
 
 # Live reaction and overhead against a real nats-server and the local
 # Docker engine (tests/bench_live.rs): bench/results/live.md.

@@ -1,5 +1,8 @@
-//! Job pools (`mode = "job"`): one container per task, as KEDA's
-//! ScaledJob with its "accurate" strategy. Each container fetches exactly
+//! Job pools (`mode = "job"`): one container per task, KEDA's ScaledJob
+//! arithmetic (its `default` strategy on the consumer's lag, `pending +
+//! ack_pending - running`, which is the rule below), evaluated at every
+//! tick and at once when a task arrives instead of on a polling interval
+//! (`make bench-jobs` compares the two). Each container fetches exactly
 //! one task, works it, acks or NAKs it and exits, so the count is not a
 //! capacity to size but a number of tasks to cover:
 //!

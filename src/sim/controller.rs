@@ -89,6 +89,8 @@ pub struct AgentSnapshot {
     pub phase: Phase,
     /// Creation order.
     pub created: i64,
+    /// Once exited: 0 when its process ended on its own, 137 when killed.
+    pub exit_code: Option<i64>,
     /// Its report, once it is up.
     pub report: Option<Report>,
 }

@@ -15,6 +15,9 @@
 //!   start, work, idle time and drain.
 //! - A lost task is redelivered AckWait after the kill: agents extend the
 //!   ack deadline (`+WPI`) while they work, so the timer runs from the kill.
+//! - In a job world ([`World::once_wait`]) every agent is a job, the
+//!   reference agent's `--once`: it takes one task, works it and exits;
+//!   one that gets none within the wait exits with nothing done.
 
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -56,6 +59,10 @@ pub struct World {
     pub bucket: f64,
     /// The trace's length, seconds: the run lasts at least this long.
     pub duration: f64,
+    /// A job world: each agent works one task and exits, or exits after
+    /// this many seconds up without one (`--once-wait`). `None`: agents
+    /// work until stopped.
+    pub once_wait: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,14 +93,31 @@ struct Agent {
     standby: bool,
     /// Tasks it completed, for its reports.
     completed: u64,
+    /// Killed (SIGKILL after its grace period, or abruptly): it exits
+    /// 137; an agent that ends on its own exits 0.
+    killed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Done { agent: u32, task: u32, attempt: u8 },
-    Ready { agent: u32 },
-    Kill { agent: u32 },
-    Redeliver { task: u32 },
+    Done {
+        agent: u32,
+        task: u32,
+        attempt: u8,
+    },
+    Ready {
+        agent: u32,
+    },
+    Kill {
+        agent: u32,
+    },
+    Redeliver {
+        task: u32,
+    },
+    /// A job's wait for its one task ran out.
+    Expire {
+        agent: u32,
+    },
 }
 
 /// Runs `ctl` over `tasks` in `world`.
@@ -141,7 +165,12 @@ impl<'a> Sim<'a> {
         Sim {
             tasks,
             w,
-            k: w.concurrency.max(1) as usize,
+            // A job takes one task: `--once` runs at concurrency 1.
+            k: if w.once_wait.is_some() {
+                1
+            } else {
+                w.concurrency.max(1) as usize
+            },
             now: 0.0,
             next_arrival: 0,
             backlog: VecDeque::new(),
@@ -300,6 +329,11 @@ impl<'a> Sim<'a> {
                     self.v.redelivered = self.v.redelivered.saturating_sub(1);
                 }
                 match a.state {
+                    // A job's one task is done: it exits.
+                    State::Ready if self.w.once_wait.is_some() => {
+                        self.leave(agent);
+                        self.exit(agent);
+                    }
                     State::Ready => self.free.push_back(agent),
                     State::Leaving if a.work.is_empty() => self.exit(agent),
                     _ => {}
@@ -318,7 +352,17 @@ impl<'a> Sim<'a> {
                     a.state = State::Standby;
                     self.v.standby += 1;
                 } else {
+                    if let Some(wait) = self.w.once_wait {
+                        self.push(self.now + wait, Kind::Expire { agent });
+                    }
                     self.fetch(agent);
+                }
+            }
+            Kind::Expire { agent } => {
+                let a = &self.agents[agent as usize];
+                if a.state == State::Ready && a.work.is_empty() && a.completed == 0 {
+                    self.leave(agent);
+                    self.exit(agent);
                 }
             }
             Kind::Kill { agent } => {

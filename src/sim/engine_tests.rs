@@ -105,6 +105,7 @@ fn world(cold: f64, duration: f64) -> World {
         seed: 1,
         bucket: 1.0,
         duration,
+        once_wait: None,
     }
 }
 
@@ -242,4 +243,37 @@ fn a_stop_lets_the_agent_finish_within_the_grace_period() {
     let out = run(&t, &world(0.0, 10.0), &mut p);
     assert_eq!((out.lost, out.stops), (0, 1));
     assert!((out.agent_seconds - 15.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_job_works_one_task_and_exits_and_one_without_a_task_waits_then_exits() {
+    // Two jobs started at 0 (cold start 1 s) for one task of 4 s: the first
+    // ready takes it and exits when it is done (at 5 s); the other gets
+    // nothing and exits 30 s after it came up (at 31 s, within the run).
+    let t = tasks(&[(0.0, 4.0)]);
+    let mut w = world(1.0, 40.0);
+    w.once_wait = Some(30.0);
+    w.concurrency = 4; // ignored: a job takes one task
+    let mut ctl = Script::new(&[(0.0, 2)]);
+    let out = run(&t, &w, &mut ctl);
+    assert_eq!(out.waits, vec![1.0]);
+    assert_eq!((out.starts, out.stops), (2, 2));
+    assert!(
+        (out.agent_seconds - (5.0 + 31.0)).abs() < 1e-9,
+        "{}",
+        out.agent_seconds
+    );
+}
+
+#[test]
+fn a_job_takes_one_task_however_many_wait() {
+    // One job, three tasks: it works the first and exits; the others wait
+    // for jobs of their own, started at 10 s.
+    let t = tasks(&[(0.0, 2.0), (0.0, 2.0), (0.0, 2.0)]);
+    let mut w = world(1.0, 20.0);
+    w.once_wait = Some(30.0);
+    let mut ctl = Script::new(&[(0.0, 1), (10.0, 2)]);
+    let out = run(&t, &w, &mut ctl);
+    assert_eq!(out.waits, vec![1.0, 11.0, 11.0]);
+    assert_eq!(out.starts, 3);
 }

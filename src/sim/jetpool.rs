@@ -135,7 +135,7 @@ impl Jetpool {
                 created: a.created,
                 template: Some(TEMPLATE.into()),
                 unhealthy: false,
-                exit_code: None,
+                exit_code: a.exit_code,
             });
         }
         listed

@@ -9,7 +9,7 @@ use super::controller::Controller;
 use super::dist::Dist;
 use super::engine::{self, World};
 use super::jetpool::Jetpool;
-use super::peers::{self, PEERS, PeerCtx};
+use super::peers::{self, JOB_PEERS, PEERS, PeerCtx};
 use super::plot::{self, Figure, Panel};
 use super::report::{self, Extra, JETPOOL_DEFAULT, Row};
 use super::trace::Trace;
@@ -52,10 +52,16 @@ pub fn jetpool_policy(args: &SimulateArgs) -> Result<(Policy, String), Error> {
     }
 }
 
+/// How long a job's agent waits for its one task (the reference agent's
+/// `--once-wait` default).
+pub const ONCE_WAIT_S: f64 = 30.0;
+
 /// The policy names `--compare` selects, jetpool first (then
 /// `jetpool-default` if asked for), the peers in the order given; `all`
-/// stands for every peer.
-pub fn names(compare: &str) -> Result<Vec<String>, Error> {
+/// stands for every peer. In a job world (`jobs`) the peers are KEDA's
+/// ScaledJob variants, the only ones that run a container per task.
+pub fn names(compare: &str, jobs: bool) -> Result<Vec<String>, Error> {
+    let peers: &[&str] = if jobs { &JOB_PEERS } else { &PEERS };
     let mut out = vec!["jetpool".to_string()];
     let c = compare.trim();
     if c == "none" || c.is_empty() {
@@ -76,13 +82,25 @@ pub fn names(compare: &str) -> Result<Vec<String>, Error> {
     }
     for n in tokens {
         match n {
-            "all" => PEERS.iter().for_each(|p| add(p)),
-            JETPOOL_DEFAULT => {}
-            _ if PEERS.contains(&n) => add(n),
-            _ => {
+            "all" => peers.iter().for_each(|p| add(p)),
+            JETPOOL_DEFAULT if jobs => {
                 return Err(Error::Usage(format!(
-                    "unknown policy \"{n}\" in --compare; known: all, {JETPOOL_DEFAULT}, {}",
-                    PEERS.join(", ")
+                    "{JETPOOL_DEFAULT} runs agents, not jobs: a job pool's policy (mode = \"job\") compares with {}",
+                    JOB_PEERS.join(", ")
+                )));
+            }
+            JETPOOL_DEFAULT => {}
+            _ if peers.contains(&n) => add(n),
+            _ => {
+                let kind = if jobs {
+                    "a job pool's policy (mode = \"job\")"
+                } else {
+                    "a pool of agents"
+                };
+                return Err(Error::Usage(format!(
+                    "unknown policy \"{n}\" in --compare for {kind}; known: all, {}{}",
+                    if jobs { "" } else { "jetpool-default, " },
+                    peers.join(", ")
                 )));
             }
         }
@@ -206,8 +224,14 @@ pub fn run_case(args: &SimulateArgs) -> Result<Case, Error> {
     if args.concurrency == 0 {
         return Err(Error::Usage("--concurrency must be at least 1".into()));
     }
-    let names = names(&args.compare)?;
     let (policy, policy_note) = jetpool_policy(args)?;
+    let jobs = policy.mode == crate::policy::PoolMode::Job;
+    let names = names(&args.compare, jobs)?;
+    if jobs && args.concurrency != 1 {
+        return Err(Error::Usage(
+            "a job pool's policy (mode = \"job\") runs one task per container: --concurrency must be 1".into(),
+        ));
+    }
     let cold = Dist::parse(&args.cold_start)?;
     let loaded = super::load::load(args)?;
     let tr = &loaded.trace;
@@ -228,6 +252,7 @@ pub fn run_case(args: &SimulateArgs) -> Result<Case, Error> {
         seed: args.seed,
         bucket: tr.bucket,
         duration: tr.duration,
+        once_wait: jobs.then_some(ONCE_WAIT_S),
     };
     let ctx = PeerCtx {
         max: policy.max,
@@ -243,12 +268,16 @@ pub fn run_case(args: &SimulateArgs) -> Result<Case, Error> {
     let rows = run_all(tr, &world, &policy, &ctx, &names, slo, threads);
     let elapsed = started.elapsed();
     let header = format!(
-        "trace {}: {n} tasks over {:.0}s; {}; mean service {:.3}s; cold start {cold}; concurrency {}; SLO {}s; scale-in {:?} (grace {}s, AckWait {}s); seed {}\n{policy_note}; tuned peers' lag per replica L = {}",
+        "trace {}: {n} tasks over {:.0}s; {}; mean service {:.3}s; cold start {cold}; {}; SLO {}s; scale-in {:?} (grace {}s, AckWait {}s); seed {}\n{policy_note}; tuned peers' lag per replica L = {}",
         tr.name,
         tr.duration,
         loaded.about,
         mean_service,
-        args.concurrency,
+        if jobs {
+            format!("jobs (one task per container, --once-wait {ONCE_WAIT_S}s)")
+        } else {
+            format!("concurrency {}", args.concurrency)
+        },
         slo,
         args.scale_in,
         world.grace,
@@ -353,4 +382,28 @@ pub fn simulate(args: &SimulateArgs) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_world_compares_with_the_scaled_job_variants_only() {
+        let all = names("all", true).unwrap();
+        assert_eq!(
+            all,
+            [
+                "jetpool",
+                "keda-job",
+                "keda-job-tuned",
+                "keda-job-accurate",
+                "bound"
+            ]
+        );
+        assert!(names("keda", true).is_err());
+        assert!(names("jetpool-default", true).is_err());
+        assert!(names("keda-job", false).is_err());
+        assert_eq!(names("keda", false).unwrap(), ["jetpool", "keda"]);
+    }
 }

@@ -43,6 +43,7 @@ impl Sim<'_> {
                         Phase::Running
                     },
                     created: i as i64,
+                    exit_code: (a.state == State::Exited).then_some(if a.killed { 137 } else { 0 }),
                     report: state.map(|state| Report {
                         state,
                         in_flight: a.work.len() as u64,

@@ -28,6 +28,7 @@ impl Sim<'_> {
             name,
             standby,
             completed: 0,
+            killed: false,
         });
         self.alive += 1;
         self.v.starting += 1;
@@ -126,6 +127,7 @@ impl Sim<'_> {
         if self.agents[id as usize].state != State::Leaving {
             return;
         }
+        self.agents[id as usize].killed = true;
         let work = std::mem::take(&mut self.agents[id as usize].work);
         for (task, _) in work {
             let at = &mut self.attempts[task as usize];

@@ -18,9 +18,20 @@
 //! Every peer gets the same `max` as jetpool (KEDA's default
 //! maxReplicaCount of 100 would cap the bigger traces, which no operator
 //! would leave).
+//!
+//! Job pools (a job world, jetpool's `mode = "job"`) are compared with
+//! KEDA's ScaledJob ([`keda_job`]), `lagThreshold` 1 (one job per
+//! message) in every variant:
+//!
+//! | variant | knobs |
+//! |---|---|
+//! | `keda-job` | pollingInterval 30 s, strategy `default` |
+//! | `keda-job-tuned` | pollingInterval 5 s, strategy `default` |
+//! | `keda-job-accurate` | pollingInterval 5 s, strategy `accurate` |
 
 pub mod hpa;
 pub mod keda;
+pub mod keda_job;
 pub mod knative;
 pub mod nomad;
 pub mod ray;
@@ -31,6 +42,7 @@ use rand_chacha::ChaCha8Rng;
 use super::controller::Controller;
 use hpa::{Behavior, Hpa, HpaCore};
 use keda::{Keda, KedaKnobs};
+use keda_job::{KedaJob, KedaJobKnobs, Strategy};
 use knative::{Kpa, KpaKnobs};
 use nomad::{Nomad, NomadKnobs};
 use ray::{Ray, RayKnobs};
@@ -49,6 +61,9 @@ pub const PEERS: [&str; 11] = [
     "nomad-tuned",
     "bound",
 ];
+
+/// The peers of a job world, in report order; `bound` is the lower bound.
+pub const JOB_PEERS: [&str; 4] = ["keda-job", "keda-job-tuned", "keda-job-accurate", "bound"];
 
 /// What a peer's construction depends on.
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +175,20 @@ pub fn build(name: &str, c: &PeerCtx) -> Option<Box<dyn Controller>> {
                 ..NomadKnobs::defaults(max)
             };
             Box::new(Nomad::new(name, k, rng.random::<f64>() * 5.0))
+        }
+        "keda-job" | "keda-job-tuned" | "keda-job-accurate" => {
+            let knobs = KedaJobKnobs {
+                polling_interval: if name == "keda-job" { 30.0 } else { 5.0 },
+                lag_threshold: 1.0,
+                max,
+                strategy: if name == "keda-job-accurate" {
+                    Strategy::Accurate
+                } else {
+                    Strategy::Default
+                },
+            };
+            let phase = rng.random::<f64>() * knobs.polling_interval;
+            Box::new(KedaJob::new(name, knobs, phase))
         }
         _ => return None,
     };
