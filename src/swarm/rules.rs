@@ -2,6 +2,7 @@
 //! unit-tested; every problem says what to write instead.
 
 use super::AGENT_ID_TEMPLATE;
+use crate::config::PoolMode;
 use crate::target::docker::swarm::SwarmService;
 use crate::target::{ENV_AGENT_ID, ENV_POOL};
 
@@ -24,6 +25,11 @@ pub enum Unfit {
         /// What the service sets, or "missing".
         found: String,
     },
+    /// A job pool needs a container per task, which a count cannot give.
+    #[error(
+        "the pool's policy has mode = \"job\": Swarm makes a service's tasks from one count and restarts or replaces them itself, so jetpool cannot start one container per task and reap it by exit code; run job pools on a Docker engine (a policy file's [pool.container], or a compose service)"
+    )]
+    JobMode,
     /// The agents would report to another pool.
     #[error("environment {ENV_POOL} is {found}: it must be the pool's name, {pool}")]
     Pool {
@@ -42,9 +48,13 @@ fn env<'a>(list: &'a [String], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Every reason `svc` cannot be pool `pool`; empty when it can.
-pub fn check(svc: &SwarmService, pool: &str) -> Vec<Unfit> {
+/// Every reason `svc` cannot be pool `pool` run with `mode`; empty when
+/// it can.
+pub fn check(svc: &SwarmService, pool: &str, mode: PoolMode) -> Vec<Unfit> {
     let mut out = Vec::new();
+    if mode == PoolMode::Job {
+        out.push(Unfit::JobMode);
+    }
     if svc.replicas.is_none() {
         out.push(Unfit::NotReplicated);
     }
@@ -89,14 +99,18 @@ mod tests {
             "on-failure",
             &["JETPOOL_AGENT_ID={{.Task.ID}}", "JETPOOL_POOL=p", "X=1"],
         );
-        assert!(check(&s, "p").is_empty());
+        assert!(check(&s, "p", PoolMode::Agents).is_empty());
+        let job = check(&s, "p", PoolMode::Job);
+        assert_eq!(job, [Unfit::JobMode]);
+        assert!(job[0].to_string().contains("Docker engine"));
         assert!(
             check(
                 &svc(
                     "none",
                     &s.env.iter().map(String::as_str).collect::<Vec<_>>()
                 ),
-                "p"
+                "p",
+                PoolMode::Agents
             )
             .is_empty()
         );
@@ -106,12 +120,12 @@ mod tests {
     fn every_problem_is_named() {
         let mut s = svc("any", &["JETPOOL_AGENT_ID=fixed", "JETPOOL_POOL=other"]);
         s.replicas = None;
-        let problems = check(&s, "p");
+        let problems = check(&s, "p", PoolMode::Agents);
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[1].to_string().contains("on-failure"));
         assert!(problems[2].to_string().contains("{{.Task.ID}}"));
         assert!(problems[3].to_string().contains("\"other\""));
-        let bare = check(&svc("on-failure", &[]), "p");
+        let bare = check(&svc("on-failure", &[]), "p", PoolMode::Agents);
         assert!(bare.iter().all(|u| u.to_string().contains("missing")));
     }
 }

@@ -158,7 +158,7 @@ impl Supervisor {
                 return self.refuse(&key, ComposeErrorReason::InvalidLabel, list.join("; "));
             }
         };
-        let unfit = rules::check(svc, &params.name);
+        let unfit = rules::check(svc, &params.name, params.policy.mode);
         if !unfit.is_empty() {
             let list: Vec<String> = unfit.iter().map(ToString::to_string).collect();
             return self.refuse(&key, ComposeErrorReason::Template, list.join("; "));
