@@ -24,6 +24,10 @@
 //!   model's inputs are wrong (a surge, a slower service time); the pool
 //!   is sized to start the whole backlog before the oldest task reaches the
 //!   SLO, whatever the model says.
+//! - **Backlog at landing**: with no standing queue (the reaction leaves
+//!   no room for one), the pool is sized to drain the backlog expected
+//!   when an agent asked for now is ready, not the one seen now
+//!   ([`landing_load`]).
 //!
 //! Keys set explicitly (`target_wait`, `scale_down_delay`) win over the
 //! derived values; `target_drain_time` is capped at half the SLO.
