@@ -237,6 +237,7 @@ pub fn decide(
             let mut z = sizing::size(s, &est, &c, obs.agents.as_ref(), previous);
             if let Some(d) = &slo {
                 z.guard_age(d, &c, &est, interval_s);
+                z.guard_landing(d, &est, obs.replicas.ready);
             }
             let mut t = Trail::new(z.recommended);
             guardrails::tolerance(&mut t, s, &z, previous);

@@ -24,6 +24,10 @@
 //!   model's inputs are wrong (a surge, a slower service time); the pool
 //!   is sized to start the whole backlog before the oldest task reaches the
 //!   SLO, whatever the model says.
+//! - **Backlog at landing**: with no standing queue (the reaction leaves
+//!   no room for one), the pool is sized to drain the backlog expected
+//!   when an agent asked for now is ready, not the one seen now
+//!   ([`landing_load`]).
 //!
 //! Keys set explicitly (`target_wait`, `scale_down_delay`) win over the
 //! derived values; `target_drain_time` is capped at half the SLO.
@@ -145,6 +149,33 @@ pub fn age_guard(
     Some((lambda + backlog as f64 / left) / per_agent_rate.max(1e-9))
 }
 
+/// The load, in agents, that drains within the drain time the backlog
+/// expected one reaction from now, while serving the forecast `lambda`:
+/// `(λ_f + B'/T)/μ` with `B' = B + max(0, λ − μ·ready)·reaction`, where λ
+/// is the arrival rate now (`level`). Only the agents at work now count as
+/// serving until then: those starting land at some point within the
+/// reaction, and counting them (wholly or half) passed fewer cells of the
+/// robustness matrix. The shortfall uses the level, not the trend's
+/// forecast: the shortfall is multiplied by the reaction, and a one-tick
+/// trend read from noise then ordered hundreds of agents on a gentle ramp.
+/// `None` when the agents at work keep up and nothing is pending.
+pub fn landing_load(
+    d: &Derived,
+    backlog: u64,
+    lambda: f64,
+    level: f64,
+    per_agent_rate: f64,
+    ready: u32,
+) -> Option<f64> {
+    let mu = per_agent_rate.max(1e-9);
+    let short = (level - mu * f64::from(ready)).max(0.0);
+    if short == 0.0 && backlog == 0 {
+        return None;
+    }
+    let projected = backlog as f64 + short * d.reaction_s;
+    Some((lambda + projected / d.target_drain_time_s.max(0.1)) / mu)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +239,22 @@ mod tests {
         let applied = d.apply(&s);
         assert_eq!(applied.target_wait, Some(Duration::from_secs(5)));
         assert_eq!(applied.scale_down_delay(), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn a_long_start_sizes_for_the_backlog_when_agents_land() {
+        // 60 s cold start: no queue, reaction 62 s, drain time 15 s.
+        let d = derive(&slo(30), 60.0, 1.0).expect("derived");
+        // 10 agents at 1/s serve 10 of 20/s: 10/s short for 62 s on top
+        // of 100 pending, drained in 15 s while serving 20/s.
+        let n = landing_load(&d, 100, 20.0, 20.0, 1.0, 10).expect("short");
+        assert!((n - (20.0 + 720.0 / 15.0)).abs() < 1e-9, "{n}");
+        // Keeping up with nothing pending: nothing to add.
+        assert_eq!(landing_load(&d, 0, 5.0, 5.0, 1.0, 10), None);
+        // Monotone in the backlog and the rate.
+        let load = |b: u64, r: f64| landing_load(&d, b, r, r, 1.0, 10).unwrap_or(0.0);
+        assert!(load(200, 20.0) > load(100, 20.0));
+        assert!(load(100, 30.0) > load(100, 20.0));
     }
 
     #[test]
