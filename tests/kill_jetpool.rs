@@ -5,9 +5,12 @@
 //!   running, removes the exited ones, starts no duplicate;
 //! - while it scales out: the restarted jetpool adopts what was started,
 //!   starts or removes what was only created, and brings the pool to its
-//!   count with no duplicate and no agent stopped.
+//!   count with no duplicate and no agent stopped;
+//! - between a create and its start, made certain: a container of the
+//!   pool left created is replaced by a running agent once it has waited
+//!   `stats_timeout` (it used to count as a starting agent for ever).
 //!
-//! In both, every task is acked exactly once.
+//! In the first two, every task is acked exactly once.
 
 mod common;
 
@@ -188,5 +191,67 @@ async fn killed_mid_scale_out_a_restarted_jetpool_completes_it() {
         early.len(),
         settled.len(),
         created.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_left_created_is_replaced() {
+    if !docker_available() {
+        return;
+    }
+    let nats = Nats::start();
+    let pool = unique("it-created");
+    let _guard = PoolGuard(pool.clone());
+    let stream = "CREATED";
+    setup_stream(&nats, stream, "work", Duration::from_secs(30)).await;
+    // What a jetpool killed between its create and its start leaves: a
+    // container of the pool, labelled as jetpool labels its agents, never
+    // started.
+    let leftover = format!("{pool}-leftover");
+    let made = Command::new("docker")
+        .args(["create", "--name", &leftover, "--network", "host"])
+        .args(["--label", "jetpool.managed=true", "--label"])
+        .arg(format!("jetpool.pool={pool}"))
+        .arg(image())
+        .args(["agent", "--stream", stream, "--consumer", "work"])
+        .output()
+        .expect("docker create");
+    assert!(made.status.success(), "{made:?}");
+    let toml = TestPool::new(&pool, stream)
+        .bounds(1, 1)
+        .agents("stats_timeout = \"3s\"")
+        .toml();
+    let dir = policy_dir(&toml);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let began = std::time::Instant::now();
+    let _jetpool = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
+    let agents = eventually(
+        Duration::from_secs(30),
+        "the leftover replaced by a running agent",
+        || async {
+            let all = all_containers(&pool);
+            let up = running(&pool);
+            (all.len() == 1 && up.len() == 1 && !all.contains(&leftover)).then_some(up)
+        },
+    )
+    .await;
+    let body = eventually(
+        Duration::from_secs(10),
+        "the replacement counted",
+        || async {
+            let (_, body) = http_get(&listen, "/metrics").await?;
+            let n = counter_sum(
+                &body,
+                "jetpool_agents_replaced_total",
+                &["reason=\"never_started\""],
+            );
+            (n == 1.0).then_some(body)
+        },
+    )
+    .await;
+    drop(body);
+    println!(
+        "left created: replaced by {agents:?} in {:.1} s",
+        began.elapsed().as_secs_f64()
     );
 }

@@ -5,9 +5,7 @@
 //! never drained, stopped to scale in, or rolled to a new template (a
 //! template change reaches the next jobs).
 
-use std::time::Duration;
-
-use super::steps::Planner;
+use super::steps::{Planner, age_of};
 use super::{Action, JobEnd, JobRules, Phase, RemoveCause, Role, StopCause};
 use crate::clock::since;
 
@@ -85,10 +83,4 @@ impl Planner<'_> {
             }
         }
     }
-}
-
-/// How long ago Unix second `created` was.
-fn age_of(created: i64, now: jiff::Timestamp) -> Duration {
-    let secs = now.as_second().saturating_sub(created);
-    Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }

@@ -90,6 +90,10 @@ pub enum RemoveCause {
     Crashed,
     /// Its exit was counted already; an earlier removal failed.
     Leftover,
+    /// Created by an earlier jetpool that died before starting it, and
+    /// still not started `stats_timeout` after its creation: nothing will
+    /// start it, and it counts as a starting agent until removed.
+    NeverStarted,
     /// A job of a job pool ended.
     Job {
         /// By its exit code.

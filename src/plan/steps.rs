@@ -35,11 +35,13 @@ impl<'a> Planner<'a> {
             // A job pool: reap finished jobs, kill those past their
             // timeout, start one per task; never a drain, a roll or a
             // scale-in stop.
+            self.reap_unstarted();
             self.reap_jobs();
             self.time_out_jobs(rules);
             self.start_jobs();
             return self.out;
         }
+        self.reap_unstarted();
         self.reap();
         self.heal();
         self.deadlines();
@@ -74,6 +76,28 @@ impl<'a> Planner<'a> {
             .filter(|c| c.phase == phase && !self.r.is_pending(&c.name))
             .filter_map(|c| self.r.get(c.id.as_str()).map(|m| (c, m.role)))
             .collect()
+    }
+
+    /// Removes containers an earlier jetpool created and never started (it
+    /// was killed between the create and the start): nobody else will
+    /// start them, and each would count as an agent starting forever. A
+    /// grace of `stats_timeout` from their creation leaves alone a start
+    /// another writer (compose) is still making.
+    pub(super) fn reap_unstarted(&mut self) {
+        let grace = self.i.agents.stats_timeout;
+        for (c, _) in self.members(Phase::Created) {
+            let adopted = self
+                .r
+                .get(c.id.as_str())
+                .is_some_and(|m| m.started.is_none());
+            if adopted && age_of(c.created, self.i.now) >= grace {
+                self.push(Action::Remove {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    cause: RemoveCause::NeverStarted,
+                });
+            }
+        }
     }
 
     /// Removes exited containers: a finished drain, a crash (which backs
@@ -325,4 +349,10 @@ impl<'a> Planner<'a> {
             }
         }
     }
+}
+
+/// How long ago Unix second `created` was.
+pub(super) fn age_of(created: i64, now: jiff::Timestamp) -> std::time::Duration {
+    let secs = now.as_second().saturating_sub(created);
+    std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }

@@ -87,6 +87,10 @@ impl Roster {
                         });
                     }
                     RemoveCause::Leftover => {}
+                    RemoveCause::NeverStarted => events.push(Event::Replaced {
+                        name,
+                        reason: ReplaceReason::NeverStarted,
+                    }),
                     RemoveCause::Job {
                         end,
                         exit_code,

@@ -71,6 +71,9 @@ metric_label! {
         Unhealthy => "unhealthy",
         /// It reported stats once and then fell silent.
         Silent => "silent",
+        /// An earlier jetpool created it and was stopped before starting
+        /// it; it was removed and a fresh one started.
+        NeverStarted => "never_started",
     }
 }
 

@@ -249,3 +249,29 @@ fn cold_start(events: &[Event]) -> Option<f64> {
         _ => None,
     })
 }
+
+#[test]
+fn a_container_an_earlier_jetpool_created_and_never_started_is_replaced() {
+    // A jetpool killed between create and start leaves a created
+    // container; the next one adopts it as starting.
+    let mut w = World::new().container("a", 0);
+    w.listed_mut("a").phase = Phase::Created;
+    // Fresh: another writer (compose) may be starting it. Left alone.
+    let acts = w.plan(1);
+    assert!(acts.is_empty(), "{acts:?}");
+    // Still not started a stats_timeout after its creation: replaced.
+    let grace = w.agents.stats_timeout.as_secs();
+    w.advance(grace);
+    let acts = w.plan(1);
+    assert_eq!(
+        acts,
+        vec![
+            Action::Remove {
+                id: id("a"),
+                name: "a".into(),
+                cause: RemoveCause::NeverStarted
+            },
+            Action::Start { standby: false },
+        ]
+    );
+}
