@@ -22,15 +22,7 @@ ONLY=${ONLY:-^(step|ramp|diurnal|on-off|flash-crowd|twitter-noon-600s)$}
 mkdir -p "$OUT"
 . "$(dirname "$0")/suite.sh"
 
-cases=()
-while IFS=$'\t' read -r name args; do
-    [[ "$name" =~ $ONLY ]] || continue
-    if [[ "$name" =~ $LONG ]]; then
-        cases+=(--case "$name:$LONG_SEEDS=$args")
-    else
-        cases+=(--case "$name=$args")
-    fi
-done < <(suite)
+suite_cases
 
 "$BIN" matrix "${cases[@]}" \
     --cold-start lognormal:300ms,0.12 --cold-start const:5s --cold-start const:20s \

@@ -37,3 +37,19 @@ suite() {
         printf 'azure-functions-day\t--trace %s --trace-format azure-functions --durations %s\n' "$az" "$azd"
     fi
 }
+
+# suite_cases: fills the array `cases` with one `--case` per suite trace
+# whose name matches ONLY, for `jetpool matrix` (bench/matrix.sh,
+# bench/jobs.sh); the day-long traces (LONG) run LONG_SEEDS only.
+suite_cases() {
+    cases=()
+    local name args
+    while IFS=$'\t' read -r name args; do
+        [[ "$name" =~ $ONLY ]] || continue
+        if [[ "$name" =~ $LONG ]]; then
+            cases+=(--case "$name:$LONG_SEEDS=$args")
+        else
+            cases+=(--case "$name=$args")
+        fi
+    done < <(suite)
+}
