@@ -14,8 +14,28 @@ pub fn key_location(file: &Path, source: &str, keys: &[&str]) -> Location {
     let Ok(root) = DeTable::parse(source) else {
         return Location::file(file);
     };
+    locate_in(root.get_ref(), file, source, keys)
+}
+
+/// Where each of the file's first `count` `[[pool]]` tables writes its
+/// `name` (as [`key_location`] finds `pool.<i>.name`), parsing the file
+/// once: a file of many pools is not parsed again for each.
+pub fn pool_name_locations(file: &Path, source: &str, count: usize) -> Vec<Location> {
+    let Ok(root) = DeTable::parse(source) else {
+        return vec![Location::file(file); count];
+    };
+    (0..count)
+        .map(|i| {
+            let index = i.to_string();
+            locate_in(root.get_ref(), file, source, &["pool", &index, "name"])
+        })
+        .collect()
+}
+
+/// [`key_location`] in a parsed `root`.
+fn locate_in(root: &DeTable<'_>, file: &Path, source: &str, keys: &[&str]) -> Location {
     let mut best: Option<usize> = None;
-    let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+    let mut table: Option<&DeTable<'_>> = Some(root);
     let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
     for key in keys {
         let next = if let Some(t) = table.take() {
@@ -114,5 +134,17 @@ mod tests {
         assert_eq!(at("\"soon\""), ["pool", "0", "scaling", "cooldown"]);
         assert_eq!(at("bogus"), ["pool", "1", "bogus"]);
         assert_eq!(at("\"b\""), ["pool", "1", "name"]);
+    }
+
+    #[test]
+    fn every_pool_name_located_in_one_parse_as_one_by_one() {
+        let src = "[[pool]]\nname = \"a\"\n\n[[pool]]\nmax = 1\nname = \"b\"\n";
+        let file = Path::new("p.toml");
+        let all = pool_name_locations(file, src, 2);
+        for (i, loc) in all.iter().enumerate() {
+            let one = key_location(file, src, &["pool", &i.to_string(), "name"]);
+            assert_eq!((loc.line, loc.column), (one.line, one.column));
+        }
+        assert_eq!(all[1].line, 6);
     }
 }

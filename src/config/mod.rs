@@ -152,6 +152,8 @@ pub struct FilePool {
     pub file: PathBuf,
     /// Its index among the file's `[[pool]]` tables.
     pub index: usize,
+    /// Where its `name` is written (located once per file when read).
+    pub name_at: Location,
     /// The file's text, shared by its tables, to locate keys in.
     source: Arc<str>,
 }
@@ -272,7 +274,7 @@ pub fn read_files(files: &[PathBuf]) -> Read {
         match parse_file(file, &source) {
             Ok(parsed) => {
                 for p in parsed {
-                    let loc = p.location(&["name".to_string()]);
+                    let loc = p.name_at.clone();
                     if let Some(first) = seen.get(&p.raw.name) {
                         read.errors.push(p.error(Problem::at(
                             &["name"],
@@ -321,15 +323,18 @@ pub fn parse_file(file: &Path, source: &str) -> Result<Vec<FilePool>, Vec<Config
             message: "no [[pool]] table in this file".into(),
         }]);
     }
+    let names = locate::pool_name_locations(file, source, raw.pool.len());
     let source: Arc<str> = Arc::from(source);
     Ok(raw
         .pool
         .into_iter()
+        .zip(names)
         .enumerate()
-        .map(|(index, raw)| FilePool {
+        .map(|(index, (raw, name_at))| FilePool {
             raw,
             file: file.to_path_buf(),
             index,
+            name_at,
             source: source.clone(),
         })
         .collect())

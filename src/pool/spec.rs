@@ -168,7 +168,7 @@ fn token_file_problems(raw: &[RawTrigger]) -> Vec<Problem> {
 
 fn table(fp: FilePool, policy: Policy) -> Table {
     Table {
-        name_at: fp.location(&["name".to_string()]),
+        name_at: fp.name_at,
         source: fp.file,
         raw: fp.raw,
         policy,
