@@ -5,6 +5,16 @@ use jetpool::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Check(_)
+            | Command::Simulate(_)
+            | Command::Matrix(_)
+            | Command::Status(_)
+            | Command::Explain(_)
+    ) {
+        end_quietly_on_closed_pipe();
+    }
     let code = match cli.command {
         Command::Check(args) => jetpool::check::check(&args),
         Command::Simulate(args) => jetpool::sim::main(&args),
@@ -20,6 +30,20 @@ fn main() -> std::process::ExitCode {
         Command::Unpin(args) => runtime(|| jetpool::overrides::cmd::unpin(args)),
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The commands that print a report end as Unix tools do when their
+/// reader goes away (`jetpool check | head`): killed by SIGPIPE, quietly.
+/// Rust ignores SIGPIPE, so without this the next `println!` panics. The
+/// services keep ignoring it: a peer closing a socket must not end them.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at the start of `main`, before any other thread
+    // runs; it restores the signal's default disposition and touches no
+    // memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Runs an async entry point on a multi-threaded tokio runtime.

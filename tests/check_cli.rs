@@ -328,3 +328,32 @@ fn a_missing_file_is_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_it_quietly() {
+    // `jetpool check | head -1`: enough pools that the report outgrows the
+    // pipe's buffer, and a reader that closes it after one line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut toml = String::new();
+    for i in 0..1000 {
+        toml.push_str(&format!(
+            "[[pool]]\nname = \"p{i}\"\nstream = \"S\"\nconsumer = \"c\"\nmax = 2\n[pool.container]\nimage = \"img\"\n\n"
+        ));
+    }
+    let file = dir.path().join("many.toml");
+    std::fs::write(&file, toml).expect("policy");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "\"{}\" check \"{}\" | head -1",
+            env!("CARGO_BIN_EXE_jetpool"),
+            file.display()
+        ))
+        .output()
+        .expect("run jetpool check | head");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.starts_with("ok   "), "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}
