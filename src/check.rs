@@ -57,24 +57,29 @@ pub fn check(args: &CheckArgs) -> i32 {
     }
 }
 
-/// For a `wait_slo` pool, what it derives: with the `cold_start` hint until
-/// a cold start is measured, and with a cold start a minute long, so the
-/// user sees both ends of what the pool will run with.
+/// For a `wait_slo` pool, what it derives: with the cold start assumed
+/// until one is measured, and with a 2 s one, so the user sees both ends of
+/// what the pool may run with.
 fn slo_lines(p: &Policy) -> Option<String> {
     let s = &p.scaling;
     let slo = s.wait_slo?;
     let interval = p.interval.as_secs_f64();
-    let hint = s.cold_start.as_secs_f64();
-    let now = slo::derive(s, hint, interval)?;
-    let long = slo::derive(s, 60.0, interval)?;
+    let assumed = slo::assumed_cold_start_s(s);
+    let first = slo::derive(s, assumed, interval)?;
+    let quick = slo::derive(s, 2.0, interval)?;
     Some(format!(
-        "     wait_slo {} at {}: with the {} cold start assumed until one is measured: {}\n     \
-         with a 60s cold start: {}",
+        "     wait_slo {} at {}: until a cold start is measured (assumed {}{}): {}\n     \
+         with a 2s cold start measured: {}",
         crate::config::format_duration(slo),
         s.wait_slo_quantile,
-        crate::config::format_duration(s.cold_start),
-        now.describe(),
-        long.describe()
+        crate::config::format_duration(std::time::Duration::from_secs_f64(assumed)),
+        if s.cold_start.is_some() {
+            ", the cold_start key"
+        } else {
+            ", twice the SLO"
+        },
+        first.describe(),
+        quick.describe()
     ))
 }
 

@@ -39,8 +39,8 @@ fn shipped_policies_pass() {
     assert!(stdout.contains("pool(s) valid"), "{stdout}");
     // A wait_slo pool says what it derives, at both ends of the cold start.
     assert!(
-        stdout.contains("wait_slo 30s at 0.99: with the 2s cold start assumed until one is measured: target_wait 15.0s (standing queue); scale_down_delay 15.0s")
-            && stdout.contains("with a 60s cold start: no standing queue"),
+        stdout.contains("wait_slo 30s at 0.99: until a cold start is measured (assumed 1m, twice the SLO): no standing queue")
+            && stdout.contains("with a 2s cold start measured: target_wait 15.0s (standing queue); scale_down_delay 15.0s"),
         "{stdout}"
     );
 }

@@ -146,3 +146,36 @@ fn an_idle_standing_pool_still_goes_to_zero_through_one() {
     let first_zero = counts.iter().position(|c| c.0 == 0).unwrap_or(0);
     assert!(first_zero >= 5, "{counts:?}");
 }
+
+#[test]
+fn a_wait_slo_pool_keeps_no_queue_until_it_has_measured_a_cold_start() {
+    // No `cold_start` key: until an agent reports, the pool assumes twice
+    // the SLO, so it keeps no standing queue and sizes for the backlog
+    // expected when the agents it orders are ready.
+    let p = policy(|p| {
+        p.max = 500;
+        p.scaling.wait_slo = Some(Duration::from_secs(30));
+    });
+    let mut d = Driver::new(p, 0);
+    let first = d.run(&[
+        Tick(0.0, 0, 0, 0),
+        Tick(1.0, 10, 0, 10),
+        Tick(2.0, 20, 0, 10),
+    ]);
+    let slo = first[2].slo.expect("a wait_slo pool derives");
+    assert_eq!(slo.target_wait_s, None, "{slo:?}");
+    assert!((slo.reaction_s - 62.0).abs() < 1e-9, "{slo:?}");
+    // 20 pending and 10/s for about a minute before any agent helps: many
+    // more agents than the 10 the arrivals alone need.
+    assert!(first[2].desired > 10, "{}", first[2].desired);
+    // The first report measures a 0.5 s cold start: a standing queue of
+    // half the SLO from then on.
+    let mut obs = d.observation(Tick(3.0, 10, 10, 10));
+    obs.cold_start_s = Some(0.5);
+    let measured = d.decide(&obs, 3.0);
+    let slo = measured.slo.expect("a wait_slo pool derives");
+    assert!(
+        slo.target_wait_s.is_some_and(|w| (w - 15.0).abs() < 1e-9),
+        "{slo:?}"
+    );
+}

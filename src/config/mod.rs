@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub use duration::{format_duration, parse_duration};
 pub use pool::{AgentsSpec, ContainerSpec, PoolMode, RawPool};
 pub use rate_limit::{RateLimit, Select, Step};
-pub use scaling::{Scaling, StaleFallback};
+pub use scaling::{DEFAULT_COLD_START, Scaling, StaleFallback};
 pub use schedule::{Days, Schedule, TimeOfDay, Zone};
 pub use trigger::{RawTrigger, TriggerType};
 

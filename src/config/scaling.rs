@@ -51,9 +51,11 @@ pub struct Scaling {
     #[serde(default, deserialize_with = "duration::optional")]
     pub service_time: Option<Duration>,
     /// Expected time from container create to a working agent; the model
-    /// forecasts demand this far ahead until start-ups have been measured.
-    #[serde(default = "d_cold_start", deserialize_with = "duration::required")]
-    pub cold_start: Duration,
+    /// forecasts demand this far ahead until start-ups have been measured
+    /// ([`Scaling::cold_start_hint`]). Unset, a `wait_slo` pool assumes a
+    /// long one until it measures one (see `policy::slo`).
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub cold_start: Option<Duration>,
     /// Keep the current count while the model's need is within this
     /// fraction of it (`|need / current - 1| <= tolerance`), against jitter.
     #[serde(default = "d_tolerance")]
@@ -160,9 +162,8 @@ const fn d_tolerance() -> f64 {
 const fn d_concurrency() -> u32 {
     1
 }
-const fn d_cold_start() -> Duration {
-    Duration::from_secs(2)
-}
+/// The cold start assumed, unless set, until one is measured.
+pub const DEFAULT_COLD_START: Duration = Duration::from_secs(2);
 const fn d_stale_after() -> Duration {
     Duration::from_secs(5)
 }
@@ -173,6 +174,12 @@ impl Scaling {
     /// SLO and the measured cold start before it gets here.)
     pub fn scale_down_delay(&self) -> Duration {
         self.scale_down_delay.unwrap_or(DEFAULT_SCALE_DOWN_DELAY)
+    }
+
+    /// The cold start the forecast looks ahead by until one is measured:
+    /// the configured one, else [`DEFAULT_COLD_START`].
+    pub fn cold_start_hint(&self) -> Duration {
+        self.cold_start.unwrap_or(DEFAULT_COLD_START)
     }
 }
 
@@ -186,7 +193,7 @@ impl Default for Scaling {
             target_utilization: d_target_utilization(),
             concurrency: d_concurrency(),
             service_time: None,
-            cold_start: d_cold_start(),
+            cold_start: None,
             tolerance: d_tolerance(),
             scale_up_delay: d_zero(),
             scale_down_delay: None,

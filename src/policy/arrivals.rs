@@ -25,6 +25,8 @@ const TREND_TAU_S: f64 = 10.0;
 /// How many standard deviations of the fast estimate's noise count as a
 /// level shift.
 const SHIFT_Z: f64 = 4.0;
+/// Shortest window the first rate sample is read over, seconds.
+const FIRST_WINDOW_S: f64 = 1.0;
 
 /// State of the two estimates. Serialisable so a new `--ha` leader can
 /// carry on from the last one's (see `Estimator::learned`).
@@ -55,6 +57,15 @@ impl Arrivals {
     /// sample as fast as the fast estimate does, which made the plain
     /// comparison flip the other way).
     pub fn update(&mut self, rate: f64, dt: f64) {
+        // The first sample alone sets both estimates, so it must span a
+        // window worth the name: a snapshot taken on the first arrival a
+        // few milliseconds after the first look would read one task as
+        // hundreds per second. Its count is spread over at least a second.
+        let (rate, dt) = if self.fast.is_none() && dt < FIRST_WINDOW_S {
+            (rate * dt / FIRST_WINDOW_S, FIRST_WINDOW_S)
+        } else {
+            (rate, dt)
+        };
         let before = self.slow();
         let fast = match self.fast {
             None => rate,
@@ -108,6 +119,26 @@ impl Arrivals {
     /// constant τ (rates under 0.1/s count as 0.1/s).
     pub fn sd(&self) -> f64 {
         (self.slow().max(0.1) / (2.0 * SLOW_TAU_S)).sqrt()
+    }
+
+    /// How long the slow mean has watched, seconds, as its accumulated
+    /// weight tells (`w = 1 − e^(−t/τ)`), at most 2τ: the window its counting
+    /// noise comes from.
+    fn watched_s(&self) -> f64 {
+        let w = self.slow_weight.clamp(0.0, 1.0 - 1e-12);
+        (-SLOW_TAU_S * (1.0 - w).ln()).min(2.0 * SLOW_TAU_S)
+    }
+
+    /// A lower bound on the rate: `z` standard errors under it, counting
+    /// the noise over the time actually watched, so one arrival a few
+    /// milliseconds after the first look (a rate of hundreds per second
+    /// on paper) bounds the rate near zero. For a rule that multiplies the
+    /// rate by a long horizon, where a rate read from noise would order
+    /// agents by the hundred.
+    pub fn rate_low(&self, z: f64) -> f64 {
+        let rate = self.slow();
+        let t = self.watched_s().max(1e-3);
+        (rate - z * (rate.max(0.1) / t).sqrt()).max(0.0)
     }
 
     /// The fast estimate, for reports.
@@ -168,6 +199,38 @@ mod tests {
         // The ramp continues: the forecast looks ahead of the level.
         a.update(100.0, 1.0);
         assert!(a.forecast(5.0) >= a.rate());
+    }
+
+    #[test]
+    fn a_first_look_milliseconds_long_is_read_over_a_second() {
+        // One task 29 ms after the first look: 34/s on paper.
+        let mut a = Arrivals::default();
+        a.update(1.0 / 0.029, 0.029);
+        assert!((a.rate() - 1.0).abs() < 1e-9, "{}", a.rate());
+        // A first look a second or longer is taken as it is.
+        let mut b = Arrivals::default();
+        b.update(50.0, 1.0);
+        assert!((b.rate() - 50.0).abs() < 1e-9, "{}", b.rate());
+    }
+
+    #[test]
+    fn the_lower_bound_counts_the_time_watched() {
+        // One second at 50/s: sqrt(50/1) per standard error.
+        let mut a = Arrivals::default();
+        a.update(50.0, 1.0);
+        let low = a.rate_low(2.0);
+        assert!((low - (50.0 - 2.0 * 50f64.sqrt())).abs() < 0.5, "{low}");
+        // Two minutes at 50/s: the warmed window's noise, 2 s.e. of
+        // sqrt(50/60) under the rate.
+        for _ in 0..120 {
+            a.update(50.0, 1.0);
+        }
+        let low = a.rate_low(2.0);
+        assert!(low < 50.0 && low > 47.5, "{low}");
+        // A few tasks over a short look bound the rate near nothing.
+        let mut c = Arrivals::default();
+        c.update(2.0, 1.0);
+        assert!(c.rate_low(2.0) < 0.1, "{}", c.rate_low(2.0));
     }
 
     #[test]

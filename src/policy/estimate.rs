@@ -39,6 +39,9 @@ pub struct Estimates {
     /// Standard error of `arrival_rate` from counting noise, tasks per
     /// second (that of a warmed-up mean).
     pub arrival_rate_sd: f64,
+    /// `arrival_rate` two standard errors down, counting the noise over
+    /// the time watched so far (see `Arrivals::rate_low`).
+    pub arrival_rate_low: f64,
     /// Relative standard error of a measured `service_time_s` (0 for a hint).
     pub service_time_rsd: f64,
     /// Arrival-rate trend, tasks per second per second.
@@ -60,6 +63,8 @@ pub struct Estimates {
     pub per_agent_rate: f64,
     /// Forecast horizon used (the cold-start time), seconds.
     pub horizon_s: f64,
+    /// Whether `horizon_s` is a measured cold start (else the hint).
+    pub cold_start_measured: bool,
 }
 
 /// Estimator state carried from tick to tick.
@@ -294,6 +299,7 @@ impl Estimator {
             arrival_rate_fast: self.arrivals.fast(),
             level_shift: self.arrivals.shifted(),
             arrival_rate_sd: self.arrivals.sd(),
+            arrival_rate_low: self.arrivals.rate_low(2.0),
             service_time_rsd: service_noise,
             arrival_trend: self.arrivals.slope(),
             forecast_rate: self.arrivals.forecast(horizon),
@@ -308,6 +314,7 @@ impl Estimator {
             concurrency_measured: self.capacity_per_agent.is_some(),
             per_agent_rate: k / service,
             horizon_s: horizon,
+            cold_start_measured: self.cold_start_s.is_some(),
         }
     }
 }

@@ -35,7 +35,7 @@ pub(super) fn decide(
     let est = state.estimator.estimates(
         s.concurrency,
         s.service_time.map(|d| d.as_secs_f64()),
-        s.cold_start.as_secs_f64(),
+        s.cold_start_hint().as_secs_f64(),
     );
     let current = obs.replicas.current();
     let (staleness, fresh) = freshness(s, obs, now);

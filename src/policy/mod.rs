@@ -209,10 +209,15 @@ pub fn decide(
     let est = state.estimator.estimates(
         s.concurrency,
         s.service_time.map(|d| d.as_secs_f64()),
-        s.cold_start.as_secs_f64(),
+        s.cold_start_hint().as_secs_f64(),
     );
     let interval_s = policy.interval.as_secs_f64();
-    let slo = slo::derive(&policy.scaling, est.horizon_s, interval_s);
+    let cold_start_s = if est.cold_start_measured {
+        est.horizon_s
+    } else {
+        slo::assumed_cold_start_s(&policy.scaling)
+    };
+    let slo = slo::derive(&policy.scaling, cold_start_s, interval_s);
     let derived;
     let s = match &slo {
         Some(d) => {

@@ -232,7 +232,7 @@ impl Sizing {
             d,
             self.backlog,
             est.forecast_rate,
-            est.arrival_rate,
+            est.arrival_rate_low,
             est.per_agent_rate,
             ready,
         ) else {

@@ -68,7 +68,7 @@ pub(super) fn validate(s: &Scaling, min: u32, max: u32) -> Vec<Problem> {
         ("scale_up_delay", s.scale_up_delay),
         ("scale_down_delay", s.scale_down_delay()),
         ("cooldown", s.cooldown),
-        ("cold_start", s.cold_start),
+        ("cold_start", s.cold_start_hint()),
     ] {
         check(
             d <= MAX_WINDOW,
