@@ -95,6 +95,29 @@ impl Project {
             .expect("run docker-compose")
     }
 
+    /// `docker-compose ps` for every service, as text, with the same
+    /// retry as [`Project::ps`] for compose v1's race with removals.
+    pub fn ps_all(&self) -> String {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let out = self.run(&["ps"]);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if out.status.success() {
+                return text;
+            }
+            assert!(
+                text.contains("No such container"),
+                "docker-compose ps failed:\n{text}"
+            );
+            last = text;
+        }
+        panic!("docker-compose ps kept racing with removals:\n{last}");
+    }
+
     /// Runs ARGS and fails the test, with compose's output, unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);

@@ -82,7 +82,7 @@ async fn stack_comes_up_on_local_images_and_scales() {
     let project = Project::existing("stack", &stack_file(), env);
     project.ok(&["up", "-d"]);
     let prom = format!("127.0.0.1:{prom_port}");
-    let services = project.ok(&["ps"]);
+    let services = project.ps_all();
     assert!(
         !services.contains("_grafana_"),
         "Grafana is opt-in:\n{services}"
