@@ -95,27 +95,34 @@ impl Project {
             .expect("run docker-compose")
     }
 
-    /// `docker-compose ps` for every service, as text, with the same
-    /// retry as [`Project::ps`] for compose v1's race with removals.
+    /// `docker-compose ps` for every service, as text.
     pub fn ps_all(&self) -> String {
-        let mut last = String::new();
-        for _ in 0..5 {
-            let out = self.run(&["ps"]);
+        self.listing(&["ps"])
+    }
+
+    /// Runs a listing (`ps ...`) and returns its output. Compose v1 lists
+    /// the containers, then inspects each: one that jetpool removes in
+    /// between (a scale-in) fails the whole command. That race is
+    /// compose's, not a finding: list again, up to five times; any other
+    /// failure fails the test.
+    fn listing(&self, args: &[&str]) -> String {
+        let mut attempts = 0;
+        loop {
+            let out = self.run(args);
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            attempts += 1;
             if out.status.success() {
                 return text;
             }
             assert!(
-                text.contains("No such container"),
-                "docker-compose ps failed:\n{text}"
+                attempts < 5 && text.contains("No such container"),
+                "docker-compose {args:?} failed:\n{text}"
             );
-            last = text;
         }
-        panic!("docker-compose ps kept racing with removals:\n{last}");
     }
 
     /// Runs ARGS and fails the test, with compose's output, unless it succeeds.
@@ -135,26 +142,7 @@ impl Project {
 
     /// `docker-compose ps` rows as (name, state) for one service.
     pub fn ps(&self, service: &str) -> Vec<(String, String)> {
-        // Compose v1 lists the containers, then inspects each: one that
-        // jetpool removes in between (a scale-in) fails the whole command.
-        // That race is compose's, not a finding: list again, a few times.
-        let mut attempts = 0;
-        let out = loop {
-            let out = self.run(&["ps", service]);
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            attempts += 1;
-            if out.status.success() {
-                break text;
-            }
-            assert!(
-                attempts < 5 && text.contains("No such container"),
-                "docker-compose ps {service} failed:\n{text}"
-            );
-        };
+        let out = self.listing(&["ps", service]);
         out.lines()
             .skip_while(|l| !l.starts_with("---"))
             .skip(1)
