@@ -179,3 +179,42 @@ fn a_wait_slo_pool_keeps_no_queue_until_it_has_measured_a_cold_start() {
         "{slo:?}"
     );
 }
+
+#[test]
+fn a_wait_slo_pool_measures_the_share_of_tasks_started_past_the_slo() {
+    let slo = |p: &mut Policy| {
+        p.max = 50;
+        p.scaling.wait_slo = Some(Duration::from_secs(30));
+    };
+    let mut d = Driver::new(policy(slo), 10);
+    // 10 tasks/s in and out over 100 pending; the oldest has waited
+    // `age` seconds at each read.
+    let at = |d: &mut Driver, t: f64, age: f64| {
+        let mut obs = d.observation(Tick(t, 100, 10, 10));
+        if let Some(c) = obs.consumer.as_mut() {
+            c.oldest_pending_at = Some(policy_common::ts(t - age));
+        }
+        d.decide(&obs, t)
+    };
+    assert_eq!(
+        at(&mut d, 0.0, 10.0).slo_late_share,
+        None,
+        "nothing delivered yet"
+    );
+    for i in 1..30 {
+        at(&mut d, f64::from(i), 10.0);
+    }
+    assert_eq!(at(&mut d, 30.0, 10.0).slo_late_share, Some(0.0));
+    // Ten seconds of deliveries 40 s old: a quarter of the 40 s so far,
+    // less the interpolated edge.
+    let mut last = None;
+    for i in 31..=40 {
+        last = at(&mut d, f64::from(i), 40.0).slo_late_share;
+    }
+    let share = last.expect("delivered");
+    assert!((0.2..=0.25).contains(&share), "late share {share}");
+    // Without wait_slo nothing is measured.
+    let mut plain = Driver::new(policy(|p| p.max = 50), 10);
+    assert_eq!(at(&mut plain, 0.0, 40.0).slo_late_share, None);
+    assert_eq!(at(&mut plain, 1.0, 40.0).slo_late_share, None);
+}

@@ -276,6 +276,7 @@ mod tests {
                 limit,
                 estimates: Estimates::default(),
                 slo: None,
+                slo_late_share: None,
                 staleness_s: 0.0,
                 reason: format!("backlog {pending}"),
                 demand: desired,

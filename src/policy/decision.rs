@@ -131,6 +131,10 @@ pub struct Decision {
     /// What a `wait_slo` pool derived for this decision (standing queue,
     /// down window, drain time, age guard); `None` without `wait_slo`.
     pub slo: Option<super::slo::Derived>,
+    /// A `wait_slo` pool: the share of the last hour's deliveries that
+    /// started later than the SLO, as measured from the consumer; `None`
+    /// without `wait_slo` or before any delivery.
+    pub slo_late_share: Option<f64>,
     /// Age of the consumer metrics, seconds (infinite if never read).
     pub staleness_s: f64,
     /// One line a person can read: inputs, model, guardrails.

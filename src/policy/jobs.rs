@@ -80,6 +80,7 @@ pub(super) fn decide(
         limit,
         estimates: est,
         slo: None,
+        slo_late_share: None,
         staleness_s: staleness,
         reason,
         demand: desired,

@@ -19,6 +19,7 @@
 //!   files and compose labels alike; it returns the typed [`Policy`].
 
 mod arrivals;
+mod attainment;
 pub mod budget;
 pub mod decision;
 pub mod estimate;
@@ -114,6 +115,8 @@ pub struct PoolState {
     /// Since when tasks have been pending without a break, by the
     /// consumer's clock: the activation timeout counts from here.
     backlog_since: Option<Timestamp>,
+    /// A `wait_slo` pool's late deliveries over the last hour.
+    attainment: attainment::Attainment,
 }
 
 impl PoolState {
@@ -241,6 +244,7 @@ pub fn decide(
         Some(c) => {
             let mut z = sizing::size(s, &est, &c, obs.agents.as_ref(), previous);
             if let Some(d) = &slo {
+                state.attainment.update(&c, d.slo_s);
                 z.guard_age(d, &c, &est, interval_s);
                 z.guard_landing(d, &est, obs.replicas.ready);
             }
@@ -308,6 +312,7 @@ pub fn decide(
         limit: t.limit,
         estimates: est,
         slo,
+        slo_late_share: slo.and(state.attainment.late_share()),
         staleness_s: staleness,
         reason,
         demand,

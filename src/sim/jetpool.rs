@@ -64,6 +64,9 @@ pub struct Jetpool {
     wake_at: Option<f64>,
     /// The last decision's reason, for debugging a run.
     pub last_reason: String,
+    /// The last decision's measured share of tasks started past the wait
+    /// SLO (a `wait_slo` pool), to check it against the run's real one.
+    pub last_late_share: Option<f64>,
 }
 
 impl Jetpool {
@@ -89,6 +92,7 @@ impl Jetpool {
             surprise: Surprise::new(),
             wake_at: None,
             last_reason: String::new(),
+            last_late_share: None,
         }
     }
 
@@ -305,7 +309,59 @@ impl Controller for Jetpool {
             now,
         });
         self.surprise.expect(d.desired == 0);
+        self.last_late_share = d.slo_late_share;
         self.last_reason = d.reason;
         self.run(actions, c, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sim::dist::Dist;
+    use crate::sim::engine::{ScaleIn, World, run};
+    use crate::sim::trace::Task;
+
+    /// The late share jetpool measures from the consumer alone matches the
+    /// share of tasks that really started past the SLO: ten minutes of
+    /// 20 tasks/s from a cold pool whose agents take 60 s to start, twice
+    /// the SLO, so the first surge's oldest tasks miss.
+    #[test]
+    fn the_measured_late_share_matches_the_real_one() {
+        let tasks: Vec<Task> = (0..12_000)
+            .map(|i| Task {
+                arrival: f64::from(i) * 0.05,
+                service: 1.0,
+            })
+            .collect();
+        let world = World {
+            concurrency: 1,
+            ack_wait: 30.0,
+            grace: 30.0,
+            scale_in: ScaleIn::Graceful,
+            max_ack_pending: None,
+            cold_start: Dist::Const(60.0).sampler(),
+            seed: 1,
+            bucket: 1.0,
+            duration: 600.0,
+            once_wait: None,
+        };
+        let mut policy = Policy {
+            max: 1000,
+            ..Policy::default()
+        };
+        policy.scaling.wait_slo = Some(Duration::from_secs(30));
+        let mut jp = Jetpool::new(policy);
+        let out = run(&tasks, &world, &mut jp);
+        let late = out.waits.iter().filter(|&&w| w > 30.0).count() as f64 / tasks.len() as f64;
+        let measured = jp.last_late_share.expect("measured");
+        assert!(late > 0.02, "the first surge misses: {late}");
+        // The window weighs the early misses a little less (e^-1/6).
+        assert!(
+            (measured - late).abs() < 0.2 * late,
+            "measured {measured}, real {late}"
+        );
     }
 }

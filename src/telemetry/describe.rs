@@ -101,6 +101,10 @@ pub(super) fn describe() {
         "Cold start in force: measured from container create to the agent's first working report, else the policy's hint."
     );
     describe_gauge!(
+        "jetpool_pool_slo_late_ratio",
+        "wait_slo pools: share of the last hour's deliveries that started later than the SLO, measured from the consumer (the SLO holds while it stays under 1 - wait_slo_quantile)."
+    );
+    describe_gauge!(
         "jetpool_pool_metrics_staleness_seconds",
         Unit::Seconds,
         "Age of the consumer metrics the last decision used."

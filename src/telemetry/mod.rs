@@ -111,6 +111,9 @@ pub fn record_decision(
     gauge!("jetpool_pool_service_time_seconds", "pool" => p.clone()).set(e.service_time_s);
     gauge!("jetpool_pool_agent_capacity_tasks", "pool" => p.clone()).set(e.concurrency);
     gauge!("jetpool_pool_cold_start_seconds", "pool" => p.clone()).set(e.horizon_s);
+    if let Some(late) = d.slo_late_share {
+        gauge!("jetpool_pool_slo_late_ratio", "pool" => p.clone()).set(late);
+    }
     // An infinite age (never read) is exported as -1: Prometheus accepts
     // +Inf, but dashboards and alerts handle a sentinel more predictably.
     let age = if d.staleness_s.is_finite() {

@@ -117,6 +117,7 @@ impl World {
             limit: Limit::None,
             estimates: Estimates::default(),
             slo: None,
+            slo_late_share: None,
             staleness_s: 0.0,
             reason: String::new(),
             demand: desired,
