@@ -28,6 +28,8 @@ pub enum Limit {
     ScaleUpDelay,
     /// A lower need has not yet held for `scale_down_delay`.
     ScaleDownDelay,
+    /// A `wait_slo` pool missing its SLO keeps its agents.
+    SloHold,
     /// Slowed by `scale_up_limits`.
     ScaleUpLimit,
     /// Slowed by `scale_down_limits`.
@@ -59,7 +61,7 @@ pub enum Limit {
 
 impl Limit {
     /// Every variant, for metrics that pre-register their label values.
-    pub const ALL: [Limit; 22] = [
+    pub const ALL: [Limit; 23] = [
         Limit::None,
         Limit::ConsumerLimit,
         Limit::Tolerance,
@@ -69,6 +71,7 @@ impl Limit {
         Limit::ScaleToZero,
         Limit::ScaleUpDelay,
         Limit::ScaleDownDelay,
+        Limit::SloHold,
         Limit::ScaleUpLimit,
         Limit::ScaleDownLimit,
         Limit::Cooldown,
@@ -96,6 +99,7 @@ impl Limit {
             Limit::ScaleToZero => "scale_to_zero",
             Limit::ScaleUpDelay => "scale_up_delay",
             Limit::ScaleDownDelay => "scale_down_delay",
+            Limit::SloHold => "slo_hold",
             Limit::ScaleUpLimit => "scale_up_limit",
             Limit::ScaleDownLimit => "scale_down_limit",
             Limit::Cooldown => "cooldown",

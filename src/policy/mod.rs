@@ -170,7 +170,9 @@ impl PoolState {
 ///    old needs are void).
 /// 5. **stabilisation windows**: `scale_up_delay` (lowest recommendation
 ///    in it), `scale_down_delay` (highest in it); with `target_wait` and an
-///    empty queue, the down window holds no idle agent.
+///    empty queue, the down window holds no idle agent. Then the **SLO
+///    hold** ([`slo::hold`]): a `wait_slo` pool whose last hour missed the
+///    SLO [`slo::HOLD_BURN`] times over lets no agent go.
 /// 6. **rate limits**: `scale_up_limits` / `scale_down_limits` from the
 ///    count at each period's start.
 /// 7. **cooldown**: no change within `cooldown` of the last one.
@@ -267,6 +269,10 @@ pub fn decide(
                     state.windows.stabilize(&mut t, s, now, previous, release)
                 }
                 Gate::ToZero => state.windows.clear(),
+            }
+            if let Some(d) = &slo {
+                let late = state.attainment.late_share();
+                slo::hold(&mut t, d, late, policy.scaling.wait_slo_quantile, previous);
             }
             (t, z.recommended, z.describe(&est))
         }
