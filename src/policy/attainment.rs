@@ -31,6 +31,12 @@ pub struct Attainment {
     late: f64,
     /// Deliveries, decayed.
     delivered: f64,
+    /// The latest snapshot with a delivery, and the latest one of all:
+    /// decay keeps the ratio of an idle pool, so its misses would count
+    /// for ever without this.
+    last_delivery: Option<Timestamp>,
+    /// When the latest snapshot was taken.
+    latest: Option<Timestamp>,
 }
 
 impl Attainment {
@@ -48,6 +54,10 @@ impl Attainment {
             return;
         }
         let delivered = (seq - prev_seq) as f64;
+        self.latest = Some(c.at);
+        if delivered > 0.0 {
+            self.last_delivery = Some(c.at);
+        }
         let late = delivered * share_past(prev_age, age, slo_s);
         let keep = (-dt / WINDOW_S).exp();
         self.late = self.late * keep + late;
@@ -55,8 +65,13 @@ impl Attainment {
     }
 
     /// The share of the window's deliveries that started past the SLO;
-    /// `None` before any delivery.
+    /// `None` before any delivery and once nothing was delivered for a
+    /// whole window (an idle pool's old misses say nothing about now).
     pub fn late_share(&self) -> Option<f64> {
+        let (last, latest) = (self.last_delivery?, self.latest?);
+        if secs_between(last, latest) > WINDOW_S {
+            return None;
+        }
         (self.delivered > 0.0).then(|| self.late / self.delivered)
     }
 }
@@ -106,6 +121,20 @@ mod tests {
             b.update(&snap(3 + i, 300 + 100 * i as u64, None), 30.0);
         }
         assert!(b.late_share().expect("delivered") < 0.001);
+    }
+
+    #[test]
+    fn an_idle_hour_forgets_the_misses() {
+        let mut b = Attainment::default();
+        b.update(&snap(0, 0, Some(40)), 30.0);
+        b.update(&snap(1, 100, Some(50)), 30.0);
+        assert_eq!(b.late_share(), Some(1.0));
+        // Nothing delivered since: the share holds for a window, then
+        // there is no share to speak of.
+        b.update(&snap(1800, 100, None), 30.0);
+        assert_eq!(b.late_share(), Some(1.0));
+        b.update(&snap(3602, 100, None), 30.0);
+        assert_eq!(b.late_share(), None);
     }
 
     #[test]
