@@ -47,7 +47,8 @@
 //!   the pool lets no agent go, not even to zero: a pool that missed has
 //!   met a surge it could not absorb within one reaction, and with a cold
 //!   start as long as the SLO only agents already there meet the next one.
-//!   The hold ends as on-time deliveries bring the share down.
+//!   The hold ends as on-time deliveries bring the share down, or after
+//!   an hour without any delivery.
 //!
 //! Keys set explicitly (`target_wait`, `scale_down_delay`) win over the
 //! derived values; `target_drain_time` is capped at half the SLO.
