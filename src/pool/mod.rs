@@ -41,7 +41,7 @@ use crate::plan::{self, Action, Outcome, Roster};
 use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
 use crate::target::{ScaleTarget, TargetEvent};
 use crate::telemetry::events::{ArrivalWoke, ListFailed, ObserveFailed, ReportIgnored};
-use crate::telemetry::{self, ObserveReason, ReportRejected, ScaleDirection};
+use crate::telemetry::{self, ObserveReason, ReportRejected};
 
 /// The three edges a pool loop talks to.
 pub struct PoolIo<S, T, A> {
@@ -360,48 +360,6 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                 self.consumer.failing = Some(e.reason());
                 Some(e.to_string())
             }
-        }
-    }
-
-    /// Runs the planned actions: each is recorded in the roster, then run
-    /// in the background.
-    fn act(&mut self, actions: Vec<Action>, now: jiff::Timestamp) {
-        let name = &self.spec.name;
-        for (sign, direction) in [(1, ScaleDirection::Up), (-1, ScaleDirection::Down)] {
-            if actions.iter().any(|a| a.direction() == sign) {
-                telemetry::scale_event(name, direction);
-            }
-        }
-        if self.last.as_ref().is_some_and(|d| d.desired > d.current)
-            && self.roster.backoff.blocked(now)
-        {
-            debug!(pool = %name, "start back-off in effect");
-        }
-        for a in actions {
-            if let Some(tap) = &self.options.tap {
-                let _ = tap.send(a.clone());
-            }
-            self.spawn(a, now);
-        }
-    }
-
-    /// Applies the outcome of a background operation.
-    fn finish(&mut self, outcome: Outcome) {
-        let now = self.clock.now();
-        if let Some((id, Some(reply))) = outcome.reply()
-            && let Some(m) = self.roster.get(id.as_str())
-        {
-            // So a report from before the command does not undo it until
-            // the agent's next report.
-            self.reports.note_state(&m.name, reply.state);
-        }
-        let (events, then) = self.roster.fold(outcome, &self.spec.agents, now);
-        self.emit(events);
-        for a in then {
-            if let Some(tap) = &self.options.tap {
-                let _ = tap.send(a.clone());
-            }
-            self.run_op(a);
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Running the planner's actions: each becomes one background operation
-//! on the target or an agent, whose [`Outcome`] the loop folds back into
-//! the roster. Nothing here decides anything.
+//! on the target or an agent, whose [`Outcome`] is folded back into the
+//! roster here ([`PoolRunner::finish`]). Nothing here decides anything.
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{PoolRunner, SHUTDOWN_GRACE};
 use crate::lease::{NOT_LEADER, Ticket};
@@ -12,8 +12,51 @@ use std::time::Duration;
 use crate::plan::{Action, Outcome, Phase, StopCause};
 use crate::protocol::Command;
 use crate::target::ScaleTarget;
+use crate::telemetry::{self, ScaleDirection};
 
 impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
+    /// Runs the planned actions: each is recorded in the roster, then run
+    /// in the background.
+    pub(super) fn act(&mut self, actions: Vec<Action>, now: jiff::Timestamp) {
+        let name = &self.spec.name;
+        for (sign, direction) in [(1, ScaleDirection::Up), (-1, ScaleDirection::Down)] {
+            if actions.iter().any(|a| a.direction() == sign) {
+                telemetry::scale_event(name, direction);
+            }
+        }
+        if self.last.as_ref().is_some_and(|d| d.desired > d.current)
+            && self.roster.backoff.blocked(now)
+        {
+            debug!(pool = %name, "start back-off in effect");
+        }
+        for a in actions {
+            if let Some(tap) = &self.options.tap {
+                let _ = tap.send(a.clone());
+            }
+            self.spawn(a, now);
+        }
+    }
+
+    /// Applies the outcome of a background operation.
+    pub(super) fn finish(&mut self, outcome: Outcome) {
+        let now = self.clock.now();
+        if let Some((id, Some(reply))) = outcome.reply()
+            && let Some(m) = self.roster.get(id.as_str())
+        {
+            // So a report from before the command does not undo it until
+            // the agent's next report.
+            self.reports.note_state(&m.name, reply.state);
+        }
+        let (events, then) = self.roster.fold(outcome, &self.spec.agents, now);
+        self.emit(events);
+        for a in then {
+            if let Some(tap) = &self.options.tap {
+                let _ = tap.send(a.clone());
+            }
+            self.run_op(a);
+        }
+    }
+
     /// Whether this loop acts: always, unless `--ha` makes it follow.
     pub(super) fn leads(&self) -> bool {
         self.options
