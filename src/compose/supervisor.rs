@@ -1,6 +1,6 @@
 //! The dynamic set of compose pools. Scans (at start, after Docker events,
 //! after a reload of the policy files, and every few seconds) decide which
-//! labelled services are pools; each pool is a [`PoolRunner`], started and
+//! labelled services are pools; each pool is a [`PoolRunner`](crate::pool::PoolRunner), started and
 //! stopped here. New parameters (changed labels, or a changed table they
 //! name in `jetpool.policy`) go to the running loop, which keeps its state;
 //! a new pool name or consumer starts it anew.

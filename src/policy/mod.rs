@@ -171,7 +171,7 @@ impl PoolState {
 /// 5. **stabilisation windows**: `scale_up_delay` (lowest recommendation
 ///    in it), `scale_down_delay` (highest in it); with `target_wait` and an
 ///    empty queue, the down window holds no idle agent. Then the **SLO
-///    hold** ([`slo::hold`]): a `wait_slo` pool whose last hour missed the
+///    hold** (`slo::hold`): a `wait_slo` pool whose last hour missed the
 ///    SLO [`slo::HOLD_BURN`] times over lets no agent go.
 /// 6. **rate limits**: `scale_up_limits` / `scale_down_limits` from the
 ///    count at each period's start.

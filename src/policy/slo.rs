@@ -41,7 +41,7 @@
 //!   gives them back, once in the pool's life (a few percent of the first
 //!   ten minutes' agent time on the Twitter cut at 5 s).
 //!
-//! - **Hold while missing** ([`hold`]): when the share of the last hour's
+//! - **Hold while missing** (`hold`): when the share of the last hour's
 //!   tasks that started past the SLO (measured from the consumer, see
 //!   `attainment`) is more than [`HOLD_BURN`] times what the SLO allows,
 //!   the pool lets no agent go, not even to zero: a pool that missed has
@@ -81,7 +81,7 @@ pub struct Derived {
 
 /// How many times over its allowance (1 − quantile of the tasks) the last
 /// hour must have missed the SLO for the pool to hold its agents
-/// ([`hold`]). On the robustness matrix (a 30 s SLO at 99%), at a 60 s
+/// (`hold`). On the robustness matrix (a 30 s SLO at 99%), at a 60 s
 /// cold start: 1 held the first surge's agents through the quiet start of
 /// ramp and diurnal too and lost 12 of their cells on cost; 3 to 5 pass
 /// every step and flash-crowd cell and all but one or two of ramp's; 8

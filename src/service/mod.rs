@@ -1,6 +1,6 @@
 //! `jetpool run`: loads the policies, connects to NATS and Docker, runs one
 //! loop per pool and the HTTP endpoints until asked to stop. The pools of
-//! the policy files ([`files`]: reloaded on SIGHUP and on change) and of
+//! the policy files (`files`: reloaded on SIGHUP and on change) and of
 //! compose labels run side by side in one service, their names claimed in
 //! one [`PoolNames`] so none runs twice.
 
