@@ -16,14 +16,18 @@ OUT=${OUT:-bench/results}
 POLICY=${POLICY:-bench/policies/wait-slo-30s.toml}
 # Which suite traces to run (a regular expression on the names; all by default).
 ONLY=${ONLY:-.}
+# The cold starts (space-separated `--cold-start` values).
+COLD_STARTS=${COLD_STARTS:-lognormal:300ms,0.12 const:5s const:20s const:60s}
 mkdir -p "$OUT"
 . "$(dirname "$0")/suite.sh"
 
 suite_cases
+colds=()
+for c in $COLD_STARTS; do
+    colds+=(--cold-start "$c")
+done
 
-"$BIN" matrix "${cases[@]}" \
-    --cold-start lognormal:300ms,0.12 --cold-start const:5s \
-    --cold-start const:20s --cold-start const:60s \
+"$BIN" matrix "${cases[@]}" "${colds[@]}" \
     --concurrency 1,4,16 --seeds "$SEEDS" --policy "$POLICY" --slo 30s \
     --markdown "$OUT/matrix.md" --heatmap "$OUT/matrix.svg" 2> "$OUT/matrix.log"
 grep -E '^\*\*|cells pass' "$OUT/matrix.md" | head -1

@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 
 use super::arrivals::Arrivals;
+use super::cold_start::ColdStarts;
 use super::ewma::alpha;
 /// Kept here too: `policy::estimate::secs_between` is where callers found it.
 pub use super::ewma::secs_between;
@@ -86,8 +87,8 @@ pub struct Estimator {
     weight: f64,
     /// Total completions seen, to decide when S is measured.
     completed_total: f64,
-    /// Smoothed cold start, seconds.
-    cold_start_s: Option<f64>,
+    /// The latest measured cold starts; the median is the estimate.
+    cold_starts: ColdStarts,
     /// Slots per agent from the agents' latest reports. Capacity is how an
     /// agent was started, not a noisy rate, so the latest value is the
     /// estimate.
@@ -113,8 +114,13 @@ pub struct Learned {
     weight: f64,
     /// Total completions seen.
     completed_total: f64,
-    /// Smoothed cold start, seconds.
+    /// The cold start estimate, seconds: the median of
+    /// `cold_start_samples` (a leader of an earlier version wrote only
+    /// this).
     cold_start_s: Option<f64>,
+    /// The latest measured cold starts, oldest first.
+    #[serde(default)]
+    cold_start_samples: Vec<f64>,
     /// Slots per agent from the agents' reports.
     capacity_per_agent: Option<f64>,
 }
@@ -139,6 +145,7 @@ impl Learned {
         ]
         .iter()
         .chain(&self.cold_start_s)
+        .chain(&self.cold_start_samples)
         .chain(&self.capacity_per_agent)
         .all(|x| x.is_finite() && *x >= 0.0)
             && self.weight <= 1.0
@@ -154,7 +161,8 @@ impl Estimator {
             completions: self.completions,
             weight: self.weight,
             completed_total: self.completed_total,
-            cold_start_s: self.cold_start_s,
+            cold_start_s: self.cold_starts.median(),
+            cold_start_samples: self.cold_starts.samples(),
             capacity_per_agent: self.capacity_per_agent,
         }
     }
@@ -180,9 +188,13 @@ impl Estimator {
             self.completed_total = other.completed_total;
             taken = true;
         }
-        if self.cold_start_s.is_none() && other.cold_start_s.is_some() {
-            self.cold_start_s = other.cold_start_s;
-            taken = true;
+        if self.cold_starts.is_empty() {
+            let theirs = match (&other.cold_start_samples[..], other.cold_start_s) {
+                ([], Some(c)) => vec![c],
+                (samples, _) => samples.to_vec(),
+            };
+            self.cold_starts = ColdStarts::from_samples(&theirs);
+            taken |= !self.cold_starts.is_empty();
         }
         if self.capacity_per_agent.is_none() && other.capacity_per_agent.is_some() {
             self.capacity_per_agent = other.capacity_per_agent;
@@ -208,10 +220,7 @@ impl Estimator {
         cold_start_s: Option<f64>,
     ) {
         if let Some(c) = cold_start_s {
-            self.cold_start_s = Some(match self.cold_start_s {
-                Some(prev) => prev + 0.3 * (c - prev),
-                None => c,
-            });
+            self.cold_starts.push(c);
         }
         let Some(prev) = self.prev else {
             self.prev = Some(*stats);
@@ -274,7 +283,8 @@ impl Estimator {
         service_hint_s: Option<f64>,
         cold_start_hint_s: f64,
     ) -> Estimates {
-        let horizon = self.cold_start_s.unwrap_or(cold_start_hint_s).max(0.0);
+        let cold_start = self.cold_starts.median();
+        let horizon = cold_start.unwrap_or(cold_start_hint_s).max(0.0);
         let measured = self.completed_total >= MIN_COMPLETIONS && self.completions > 1e-9;
         // Mean of the n service times in a warmed-up window (2τ), with a
         // coefficient of variation of about 1 (exponential-like; heavier
@@ -314,7 +324,7 @@ impl Estimator {
             concurrency_measured: self.capacity_per_agent.is_some(),
             per_agent_rate: k / service,
             horizon_s: horizon,
-            cold_start_measured: self.cold_start_s.is_some(),
+            cold_start_measured: cold_start.is_some(),
         }
     }
 }

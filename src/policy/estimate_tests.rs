@@ -84,11 +84,11 @@ fn a_seeded_estimator_starts_where_the_last_one_was() {
 fn a_follower_with_as_much_evidence_keeps_its_own() {
     let leader = warmed();
     let mut follower = warmed();
-    follower.cold_start_s = None;
+    follower.cold_starts = ColdStarts::default();
     let before = follower.estimates(1, None, 9.0).arrival_rate;
     assert!(follower.seed(&leader.learned()));
     assert_eq!(follower.estimates(1, None, 9.0).arrival_rate, before);
-    assert_eq!(follower.cold_start_s, Some(3.0));
+    assert_eq!(follower.cold_starts.median(), Some(3.0));
     // Nothing new to take: nothing taken.
     assert!(!follower.seed(&leader.learned()));
     // A young leader's snapshot does not replace a warmed follower's.

@@ -21,6 +21,7 @@
 mod arrivals;
 mod attainment;
 pub mod budget;
+pub mod cold_start;
 pub mod decision;
 pub mod estimate;
 mod ewma;

@@ -98,7 +98,7 @@ pub(super) fn describe() {
     );
     describe_gauge!(
         "jetpool_pool_cold_start_seconds",
-        "Cold start in force: measured from container create to the agent's first working report, else the policy's hint."
+        "Cold start in force: the median of the last 32 measured from container create to the agent's first working report, else the policy's hint."
     );
     describe_gauge!(
         "jetpool_pool_slo_late_ratio",
