@@ -11,7 +11,13 @@
 //! 108 cells of the robustness matrix's test: its long samples crossed
 //! the point where no standing queue fits and the pool ran at 80% planned
 //! utilisation for the rest of the run; the median of the last 32 passed
-//! 98 (see bench/README, "Variable cold starts").
+//! 98 (see bench/README, "Variable cold starts"); of the last 128, 99.
+//!
+//! One sample is one observation's average (every agent that reported
+//! for the first time since the previous tick), not one agent: a burst's
+//! agents land in the order of their cold starts, slowest last, so a
+//! window of single agents ends up holding the slowest of the last burst
+//! (93 of 108).
 
 use std::collections::VecDeque;
 

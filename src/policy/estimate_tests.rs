@@ -121,3 +121,17 @@ fn reported_capacity_replaces_the_configured_concurrency() {
     e.note_slots(None);
     assert_eq!(e.estimates(2, Some(1.0), 0.0).concurrency, 4.0);
 }
+
+/// A hand-over written before the samples were kept (the estimate alone)
+/// still seeds a follower's cold start.
+#[test]
+fn a_hand_over_without_samples_still_seeds_the_cold_start() {
+    let leader = warmed();
+    let mut json = serde_json::to_value(leader.learned()).expect("json");
+    let map = json.as_object_mut().expect("an object");
+    assert!(map.remove("cold_start_samples").is_some());
+    let old: Learned = serde_json::from_value(json).expect("the old form");
+    let mut follower = Estimator::default();
+    assert!(follower.seed(&old));
+    assert_eq!(follower.cold_starts.median(), Some(3.0));
+}
