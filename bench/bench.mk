@@ -37,6 +37,7 @@ bench-matrix:
 bench-matrix-variable:
 	cargo build --release --bin jetpool
 	TRACES="$(TRACES)" BIN=target/release/jetpool OUT=bench/results/variable SEEDS=1,2 \
+	    MADE_BY='make bench-matrix-variable' \
 	    ONLY='^(step|ramp|diurnal|on-off|flash-crowd|twitter-noon-600s)$$' \
 	    COLD_STARTS='lognormal:5s,0.8 lognormal:15s,0.5 lognormal:30s,0.4' bash bench/matrix.sh
 

@@ -29,6 +29,7 @@ done
 
 "$BIN" matrix "${cases[@]}" "${colds[@]}" \
     --concurrency 1,4,16 --seeds "$SEEDS" --policy "$POLICY" --slo 30s \
+    --made-by "${MADE_BY:-make bench-matrix}" \
     --markdown "$OUT/matrix.md" --heatmap "$OUT/matrix.svg" 2> "$OUT/matrix.log"
 grep -E '^\*\*|cells pass' "$OUT/matrix.md" | head -1
 awk -F' \\| ' 'NR > 1 && /FAIL/ { print "  " $0 }' "$OUT/matrix.log" | head -40
