@@ -189,11 +189,13 @@ impl Estimator {
             taken = true;
         }
         if self.cold_starts.is_empty() {
-            let theirs = match (&other.cold_start_samples[..], other.cold_start_s) {
-                ([], Some(c)) => vec![c],
-                (samples, _) => samples.to_vec(),
+            // A leader of an earlier version wrote the estimate alone.
+            let theirs = if other.cold_start_samples.is_empty() {
+                other.cold_start_s.as_slice()
+            } else {
+                &other.cold_start_samples
             };
-            self.cold_starts = ColdStarts::from_samples(&theirs);
+            self.cold_starts = ColdStarts::from_samples(theirs);
             taken |= !self.cold_starts.is_empty();
         }
         if self.capacity_per_agent.is_none() && other.capacity_per_agent.is_some() {
