@@ -56,7 +56,7 @@ impl ColdStarts {
 
     /// The median of the measurements kept; `None` before the first.
     pub fn median(&self) -> Option<f64> {
-        let mut v: Vec<f64> = self.recent.iter().copied().collect();
+        let mut v = self.samples();
         v.sort_by(f64::total_cmp);
         let n = v.len();
         match n {
