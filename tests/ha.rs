@@ -108,14 +108,6 @@ async fn drain_deadlines(listen: &str) -> Vec<(String, Timestamp)> {
     v
 }
 
-/// The estimates of the pool's last decision in `/status` at `listen`.
-async fn estimates(listen: &str) -> Option<serde_json::Value> {
-    let (_, body) = http_get(listen, "/status").await?;
-    let st: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let e = &st["pools"][0]["decision"]["estimates"];
-    e.is_object().then(|| e.clone())
-}
-
 /// Waits until the leader has written `drains` drains of `pool` to the
 /// state bucket.
 async fn state_written(nats: &Nats, pool: &str, drains: usize) {

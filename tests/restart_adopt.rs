@@ -1,6 +1,10 @@
 //! Killing jetpool (SIGKILL) while agents run, then starting it again: the
 //! new process adopts the running agents (no duplicates, none orphaned) and
 //! later scales them in itself.
+//!
+//! And a jetpool restarted without `--ha` remembers the cold start it
+//! measured (kept in the state bucket): its first decision already plans
+//! with it, where one started with `--no-state` assumes one.
 
 mod common;
 
@@ -81,4 +85,75 @@ async fn restart_adopts_running_agents() {
     .await;
     let info = consumer_info(&nats, stream, "work").await;
     assert_eq!(info.ack_floor.stream_sequence, 40, "every task done");
+}
+
+/// The first decision's estimates of a jetpool just started at `listen`.
+async fn first_estimates(listen: &str) -> serde_json::Value {
+    eventually(Duration::from_secs(20), "the first decision", || {
+        estimates(listen)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_jetpool_remembers_the_measured_cold_start() {
+    if !docker_available() {
+        return;
+    }
+    let nats = Nats::start();
+    let pool = unique("it-remember");
+    let _guard = PoolGuard(pool.clone());
+    let stream = "REMEMBER";
+    setup_stream(&nats, stream, "work", Duration::from_secs(30)).await;
+    // One agent from the start (min 1): its create-to-first-report is the
+    // cold start measured.
+    let toml = TestPool::new(&pool, stream)
+        .bounds(1, 2)
+        .interval("500ms")
+        .scaling("wait_slo = \"30s\"")
+        .toml();
+    let dir = policy_dir(&toml);
+    let listen = format!("127.0.0.1:{}", free_port());
+
+    let mut first = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
+    let measured = eventually(
+        Duration::from_secs(30),
+        "the cold start measured",
+        || async {
+            let e = estimates(&listen).await?;
+            (e["cold_start_measured"] == true).then(|| e["horizon_s"].as_f64())?
+        },
+    )
+    .await;
+    println!("measured cold start: {measured:.3} s");
+    // Written within one write period (5 s) of the measurement.
+    let js = async_nats::jetstream::new(nats.client().await);
+    eventually(
+        Duration::from_secs(15),
+        "the cold start in the state bucket",
+        || async {
+            let kv = js.get_key_value("jetpool_state").await.ok()?;
+            let value = kv.get(&pool).await.ok()??;
+            let h: serde_json::Value = serde_json::from_slice(&value).ok()?;
+            let samples = h["learned"]["cold_start_samples"].as_array()?;
+            (!samples.is_empty()).then_some(())
+        },
+    )
+    .await;
+    first.kill();
+    assert_eq!(running(&pool).len(), 1, "the agent outlives jetpool");
+
+    // Restarted: the agent that runs is adopted (no new start to measure),
+    // and the first decision plans with the cold start measured before.
+    let mut second = JetpoolProcess::start(dir.path(), &nats.url, &listen, &[]);
+    let e = first_estimates(&listen).await;
+    assert_eq!(e["cold_start_measured"], true, "{e}");
+    assert_eq!(e["horizon_s"].as_f64(), Some(measured), "{e}");
+    second.kill();
+
+    // With --no-state it assumes one, as every jetpool did before.
+    let _third = JetpoolProcess::start(dir.path(), &nats.url, &listen, &["--no-state"]);
+    let e = first_estimates(&listen).await;
+    assert_eq!(e["cold_start_measured"], false, "{e}");
+    assert_eq!(running(&pool).len(), 1);
 }

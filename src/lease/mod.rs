@@ -70,11 +70,22 @@ pub struct HaArgs {
     /// third of it); the same for every instance.
     #[arg(long = "ha-lease", env = "JETPOOL_HA_LEASE", default_value = "5s", value_parser = crate::config::parse_duration)]
     pub ha_lease: Duration,
-    /// The key-value bucket where the leader keeps, per pool, the drains
-    /// under way and the estimates for its successor; created when
-    /// missing.
-    #[arg(long = "ha-state-bucket", env = "JETPOOL_HA_STATE_BUCKET", default_value = DEFAULT_STATE_BUCKET)]
+    /// The key-value bucket where the acting jetpool keeps, per pool, the
+    /// drains under way and what it learned (the measured cold start
+    /// among it) for a successor or its own restart; created when missing.
+    #[arg(
+        long = "state-bucket",
+        value_name = "NAME",
+        alias = "ha-state-bucket",
+        env = "JETPOOL_STATE_BUCKET",
+        default_value = DEFAULT_STATE_BUCKET
+    )]
     pub ha_state_bucket: String,
+    /// Keep nothing in the state bucket (without `--ha` only): a restart
+    /// then starts from zero knowledge, and sizes its first surge for an
+    /// assumed cold start.
+    #[arg(long = "no-state", env = "JETPOOL_NO_STATE", conflicts_with = "ha")]
+    pub no_state: bool,
 }
 
 impl HaArgs {
@@ -98,15 +109,28 @@ impl HaArgs {
 }
 
 impl HaArgs {
-    /// The hand-over bucket when `--ha` is set. Without it nothing is
-    /// written or read: a lone jetpool has no successor to hand over to.
+    /// The hand-over bucket. With `--ha` it is required: a follower that
+    /// cannot read its leader's drains would cut them short. Without it,
+    /// it is this jetpool's memory across its own restarts, which a pool
+    /// can run without: a bucket that cannot be opened (no JetStream
+    /// permission for it, say) is logged and skipped; `--no-state` or an
+    /// empty bucket name skips it outright.
     pub async fn state(&self, client: &async_nats::Client) -> crate::Result<Option<StateStore>> {
-        if !self.ha {
+        let opened = StateStore::open(client.clone(), &self.ha_state_bucket);
+        if self.ha {
+            return opened.await.map(Some);
+        }
+        if self.no_state || self.ha_state_bucket.is_empty() {
             return Ok(None);
         }
-        StateStore::open(client.clone(), &self.ha_state_bucket)
-            .await
-            .map(Some)
+        match opened.await {
+            Ok(store) => Ok(Some(store)),
+            Err(e) => {
+                tracing::warn!(bucket = %self.ha_state_bucket, error = %e,
+                    "the state bucket was not opened: a restart will start from zero knowledge (--no-state silences this)");
+                Ok(None)
+            }
+        }
     }
 }
 

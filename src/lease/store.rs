@@ -79,10 +79,11 @@ impl StateStore {
 
     /// Starts the writer of `pool`'s hand-over: it puts the latest value
     /// sent on the returned channel (values sent while a put is under way
-    /// collapse into the newest), as long as the term it came with is
-    /// still this instance's, so a deposed leader does not overwrite its
-    /// successor's. It ends when the sender is dropped.
-    pub fn writer(&self, pool: &str, fence: Fence) -> watch::Sender<Pending> {
+    /// collapse into the newest), with `--ha` (a `fence`) as long as the
+    /// term it came with is still this instance's, so a deposed leader
+    /// does not overwrite its successor's. It ends when the sender is
+    /// dropped.
+    pub fn writer(&self, pool: &str, fence: Option<Fence>) -> watch::Sender<Pending> {
         let (tx, mut rx) = watch::channel::<Pending>(None);
         let (kv, pool) = (self.kv.clone(), pool.to_string());
         tokio::spawn(async move {
@@ -90,7 +91,7 @@ impl StateStore {
                 let Some((term, h)) = rx.borrow_and_update().clone() else {
                     continue;
                 };
-                if fence.current() != Some(term) {
+                if fence.as_ref().is_some_and(|f| f.current() != Some(term)) {
                     continue;
                 }
                 let Ok(json) = serde_json::to_vec(&h) else {

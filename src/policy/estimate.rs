@@ -152,6 +152,34 @@ impl Learned {
     }
 }
 
+impl Learned {
+    /// What of it still holds however old it is: what belongs to the
+    /// agents rather than to the moment (the measured cold start, the
+    /// agents' capacity). The rates and the service time's averages are
+    /// left out: a pool's load an hour ago says little about now.
+    pub fn durable(&self) -> Learned {
+        Learned {
+            arrivals: Arrivals::default(),
+            in_flight: 0.0,
+            completions: 0.0,
+            weight: 0.0,
+            completed_total: 0.0,
+            ..self.clone()
+        }
+    }
+
+    /// It without what belongs to the agents' container (the cold start,
+    /// the capacity): for a pool whose agents now start from another one.
+    pub fn without_agent_facts(&self) -> Learned {
+        Learned {
+            cold_start_s: None,
+            cold_start_samples: Vec::new(),
+            capacity_per_agent: None,
+            ..self.clone()
+        }
+    }
+}
+
 impl Estimator {
     /// What it has learned so far, to hand to a successor.
     pub fn learned(&self) -> Learned {

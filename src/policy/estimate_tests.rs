@@ -135,3 +135,26 @@ fn a_hand_over_without_samples_still_seeds_the_cold_start() {
     assert!(follower.seed(&old));
     assert_eq!(follower.cold_starts.median(), Some(3.0));
 }
+
+/// What outlasts the moment: a durable snapshot seeds the cold start and
+/// the capacity and none of the rates; one without the agents' facts
+/// seeds the rates alone.
+#[test]
+fn a_durable_snapshot_keeps_the_agents_facts_only() {
+    let leader = warmed().learned();
+    let mut later = Estimator::default();
+    assert!(later.seed(&leader.durable()));
+    let est = later.estimates(1, None, 9.0);
+    assert!(est.cold_start_measured);
+    assert_eq!(est.horizon_s, 3.0);
+    assert_eq!(est.concurrency, 2.0);
+    assert!(!est.service_time_measured);
+    assert_eq!(est.arrival_rate, 0.0);
+
+    let mut other = Estimator::default();
+    assert!(other.seed(&leader.without_agent_facts()));
+    let est = other.estimates(1, None, 9.0);
+    assert!(!est.cold_start_measured);
+    assert!(!est.concurrency_measured);
+    assert!(est.service_time_measured);
+}

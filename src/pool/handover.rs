@@ -1,7 +1,9 @@
-//! A pool loop's part of the `--ha` hand-over: at its start and when it
-//! takes over, it reads what the last leader wrote (seeding the estimator,
-//! restoring the drains' deadlines) before its first act; while it leads,
-//! it writes its own. Without `--ha` none of this runs.
+//! A pool loop's part of the hand-over: at its start and when it takes
+//! over, it reads what the last acting jetpool wrote (seeding the
+//! estimator, restoring the drains' deadlines) before its first act; while
+//! it acts, it writes its own. With `--ha` the successor is another
+//! instance; without it, the same jetpool restarted. With `--no-state`
+//! none of this runs.
 
 use jiff::Timestamp;
 use tokio::sync::watch;
@@ -53,7 +55,8 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let now = self.clock.now();
         match store.load(pool).await {
             Ok(Some(h)) => {
-                let seeded = h.fresh(now) && self.state.estimator.seed(&h.learned);
+                let learned = h.learned_for(now, &self.spec.template.id());
+                let seeded = self.state.estimator.seed(&learned);
                 info!(pool = %pool, takeover, drains = h.drains.len(), seeded, written_at = %h.at,
                       "read the last leader's state");
                 self.carry.drains = h.drains;
@@ -86,18 +89,26 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
     }
 
     /// After each tick that acted: hands the pool's drains and estimates to
-    /// the writer when they are due (see [`Handover::due`]).
+    /// the writer when they are due (see [`Handover::due`]). With `--ha`
+    /// only within a term of this instance's (term 0 without `--ha`: the
+    /// lone jetpool always acts).
     pub(super) fn save(&mut self, now: Timestamp) {
-        let (Some(store), Some(fence)) = (&self.options.state, &self.options.fence) else {
+        let Some(store) = &self.options.state else {
             return;
         };
-        let Some(term) = fence.current() else {
-            return;
+        let fence = self.options.fence.clone();
+        let term = match &fence {
+            Some(f) => match f.current() {
+                Some(term) => term,
+                None => return,
+            },
+            None => 0,
         };
         let h = Handover {
             at: now,
             drains: self.roster.drains(),
             learned: self.state.estimator.learned(),
+            template: Some(self.spec.template.id()),
         };
         if !h.due(self.carry.sent.as_ref()) {
             return;
@@ -105,7 +116,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
         let tx = self
             .carry
             .writer
-            .get_or_insert_with(|| store.writer(&self.spec.name, fence.clone()));
+            .get_or_insert_with(|| store.writer(&self.spec.name, fence));
         tx.send_replace(Some((term, h.clone())));
         self.carry.sent = Some(h);
     }

@@ -7,6 +7,7 @@
 mod allowed;
 mod engines;
 mod files;
+mod process;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::target::allow::Allowed;
 use crate::target::engines::EngineConfig;
 use crate::target::virt::VirtualTarget;
 use files::FilePools;
+pub use process::{init_tracing, signals};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -143,43 +145,6 @@ pub struct ServiceConfig {
     pub engines: Vec<EngineConfig>,
 }
 
-/// Sets up logging; a second call (tests) keeps the first subscriber.
-pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
-/// Resolves when the process gets SIGINT or SIGTERM.
-pub async fn signals() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 /// Entry point of `jetpool run`; returns the exit code.
 pub async fn main(args: RunArgs) -> i32 {
     init_tracing(args.log_format);
@@ -246,13 +211,15 @@ pub async fn main(args: RunArgs) -> i32 {
 }
 
 /// Runs the service until `shutdown` resolves, then stops deciding and
-/// returns, leaving agents running.
+/// returns, leaving agents running. Keeps no state across runs (as
+/// `--no-state`): an embedding chooses its own memory.
 pub async fn run(cfg: ServiceConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let solo = crate::lease::HaArgs {
         ha: false,
         ha_bucket: String::new(),
         ha_lease: std::time::Duration::ZERO,
         ha_state_bucket: String::new(),
+        no_state: true,
     };
     run_with(cfg, &solo, shutdown).await
 }
@@ -271,7 +238,12 @@ pub async fn run_with(
     let listener = http::bind(&cfg.listen).await?;
     let client = cfg.nats.connect("jetpool").await?;
     let (lease, fence) = ha.join(&client).await?.unzip();
-    let handover = ha.state(&client).await?;
+    // A dry run's virtual agents' cold starts are not the real ones'.
+    let handover = if cfg.dry_run && !ha.ha {
+        None
+    } else {
+        ha.state(&client).await?
+    };
     let pools = cfg.policies.pools();
     info!(nats = %cfg.nats.redacted_url(), pools = pools.len(), compose = cfg.compose.enabled,
           dry_run = cfg.dry_run, "connected to NATS");

@@ -814,3 +814,12 @@ pub async fn desired(listen: &str) -> Option<u64> {
     let st: serde_json::Value = serde_json::from_str(&body).ok()?;
     st["pools"][0]["decision"]["desired"].as_u64()
 }
+
+/// The estimates of the first pool's last decision in `/status` at
+/// `listen`.
+pub async fn estimates(listen: &str) -> Option<serde_json::Value> {
+    let (_, body) = http_get(listen, "/status").await?;
+    let st: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let e = &st["pools"][0]["decision"]["estimates"];
+    e.is_object().then(|| e.clone())
+}
