@@ -29,6 +29,10 @@ impl Sim<'_> {
                 // as the reference agent does from the moment it runs.
                 let state = match a.state {
                     State::Starting => Some(AgentState::Starting),
+                    // A drained agent's last report (`drained`, with its
+                    // final counts) goes out before it exits, as the
+                    // reference agent's does; a killed one sends none.
+                    State::Exited if !a.killed => Some(AgentState::Drained),
                     State::Exited | State::Stopped => None,
                     State::Standby => Some(AgentState::Standby),
                     State::Leaving => Some(AgentState::Draining),
