@@ -66,6 +66,19 @@ impl ColdStarts {
         }
     }
 
+    /// The `q` quantile of the measurements kept (nearest rank: one of
+    /// them, never an interpolation between two); `None` before the first.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let mut v = self.samples();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n == 0 {
+            return None;
+        }
+        let i = ((q.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize).min(n - 1);
+        Some(v[i])
+    }
+
     /// The measurements kept, oldest first.
     pub fn samples(&self) -> Vec<f64> {
         self.recent.iter().copied().collect()
@@ -94,6 +107,19 @@ mod tests {
         assert_eq!(c.samples().len(), 5);
         c.push(13.0);
         assert_eq!(c.median(), Some(15.25));
+    }
+
+    #[test]
+    fn the_fast_end_is_one_of_the_measurements() {
+        let mut c = ColdStarts::default();
+        assert_eq!(c.quantile(0.1), None);
+        for s in 1..=21 {
+            c.push(f64::from(s));
+        }
+        assert_eq!(c.quantile(0.1), Some(3.0));
+        assert_eq!(c.quantile(0.5), c.median());
+        assert_eq!(c.quantile(0.0), Some(1.0));
+        assert_eq!(c.quantile(2.0), Some(21.0));
     }
 
     #[test]

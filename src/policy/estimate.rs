@@ -66,6 +66,10 @@ pub struct Estimates {
     pub horizon_s: f64,
     /// Whether `horizon_s` is a measured cold start (else the hint).
     pub cold_start_measured: bool,
+    /// The fast end of the measured cold starts (their
+    /// [`FAST_QUANTILE`](super::slo::FAST_QUANTILE)), seconds: how soon the
+    /// first agents of an order land; `horizon_s` while none is measured.
+    pub cold_start_fast_s: f64,
 }
 
 /// Estimator state carried from tick to tick.
@@ -355,6 +359,10 @@ impl Estimator {
             per_agent_rate: k / service,
             horizon_s: horizon,
             cold_start_measured: cold_start.is_some(),
+            cold_start_fast_s: self
+                .cold_starts
+                .quantile(super::slo::FAST_QUANTILE)
+                .unwrap_or(horizon),
         }
     }
 }

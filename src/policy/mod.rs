@@ -223,7 +223,15 @@ pub fn decide(
     } else {
         slo::assumed_cold_start_s(&policy.scaling)
     };
-    let slo = slo::derive(&policy.scaling, cold_start_s, interval_s);
+    let starts = if est.cold_start_measured {
+        slo::Starts {
+            typical_s: cold_start_s,
+            fast_s: est.cold_start_fast_s,
+        }
+    } else {
+        slo::Starts::constant(cold_start_s)
+    };
+    let slo = slo::derive_with(&policy.scaling, starts, interval_s);
     let derived;
     let s = match &slo {
         Some(d) => {

@@ -51,6 +51,30 @@ fn a_long_start_shrinks_the_queue_and_lengthens_the_down_window() {
     assert_eq!(d.age_guard_s, 15.0);
 }
 
+/// Starts that vary around 30 s: on the median no queue stands; the
+/// first of an order lands at the fast end (20 s), and the queue is sized
+/// from there, while the reaction and the down window keep the median.
+#[test]
+fn varying_starts_size_the_queue_from_their_fast_end() {
+    let d = derive(&slo(30), 30.0, 1.0).expect("derived");
+    assert_eq!(d.target_wait_s, None);
+    let starts = Starts {
+        typical_s: 30.0,
+        fast_s: 20.0,
+    };
+    let d = derive_with(&slo(30), starts, 1.0).expect("derived");
+    assert!(near(d.target_wait_s, 8.0), "{d:?}");
+    assert_eq!(d.reaction_s, 32.0);
+    assert_eq!(d.scale_down_delay_s, 60.0);
+    // A fast end above the typical start (a hand-made value) is the
+    // typical start.
+    let odd = Starts {
+        typical_s: 20.0,
+        fast_s: 90.0,
+    };
+    assert_eq!(derive_with(&slo(30), odd, 1.0), derive(&slo(30), 20.0, 1.0));
+}
+
 #[test]
 fn a_rarer_tail_keeps_a_shorter_queue() {
     let mut s = slo(30);
