@@ -56,8 +56,7 @@ impl ColdStarts {
 
     /// The median of the measurements kept; `None` before the first.
     pub fn median(&self) -> Option<f64> {
-        let mut v = self.samples();
-        v.sort_by(f64::total_cmp);
+        let v = self.sorted();
         let n = v.len();
         match n {
             0 => None,
@@ -69,14 +68,20 @@ impl ColdStarts {
     /// The `q` quantile of the measurements kept (nearest rank: one of
     /// them, never an interpolation between two); `None` before the first.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let mut v = self.samples();
-        v.sort_by(f64::total_cmp);
+        let v = self.sorted();
         let n = v.len();
         if n == 0 {
             return None;
         }
         let i = ((q.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize).min(n - 1);
         Some(v[i])
+    }
+
+    /// The measurements kept, shortest first.
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.samples();
+        v.sort_by(f64::total_cmp);
+        v
     }
 
     /// The measurements kept, oldest first.
