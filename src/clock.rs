@@ -51,6 +51,11 @@ pub fn since(from: Timestamp, to: Timestamp) -> Duration {
     Duration::try_from(to.duration_since(from)).unwrap_or(Duration::ZERO)
 }
 
+/// `t` as Unix seconds, with its fraction: an ordering key.
+pub fn unix_s(t: Timestamp) -> f64 {
+    t.as_millisecond() as f64 / 1000.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

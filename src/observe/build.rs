@@ -16,6 +16,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::AgentRegistry;
+use crate::policy::cold_start::Landings;
 use crate::policy::{ConsumerStats, Observation, Replicas, TriggerReading};
 
 /// What one tick saw, besides the agents' reports.
@@ -27,8 +28,8 @@ pub struct Tick {
     pub failure: Option<String>,
     /// The containers, counted by role.
     pub replicas: Replicas,
-    /// A cold start measured since the previous observation.
-    pub cold_start_s: Option<f64>,
+    /// The cold starts measured since the previous observation.
+    pub cold_starts: Landings,
     /// This pool's grant from the global agent budget.
     pub budget: Option<u32>,
     /// The latest reading of each trigger, in the policy's order.
@@ -51,7 +52,8 @@ pub fn observation<'a>(
         agents,
         slots_per_agent: reports.slots_per_agent(now, fresh_within),
         replicas: tick.replicas,
-        cold_start_s: tick.cold_start_s,
+        cold_start_s: tick.cold_starts.mean().map(|(s, _)| s),
+        cold_start_requested_s: tick.cold_starts.mean().map(|(_, at)| at),
         budget: tick.budget,
         triggers: tick.triggers,
     }

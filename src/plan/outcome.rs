@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
+
 use super::ContainerId;
 use crate::protocol::Reply;
 use crate::telemetry::JobOutcome;
@@ -76,6 +78,8 @@ pub enum Event {
         name: String,
         /// Seconds.
         seconds: f64,
+        /// When the start was asked for.
+        requested: Timestamp,
     },
     /// A start failed; starts back off.
     StartFailed {

@@ -236,6 +236,7 @@ impl Roster {
                 events.push(Event::ColdStart {
                     name: c.name.clone(),
                     seconds: since(r, seen.at).as_secs_f64(),
+                    requested: r,
                 });
                 member.awaiting_report = None;
             }
@@ -261,6 +262,7 @@ impl Roster {
                         events.push(Event::ColdStart {
                             name: c.name.clone(),
                             seconds: since(r, s).as_secs_f64(),
+                            requested: r,
                         });
                     }
                 }

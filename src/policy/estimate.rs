@@ -245,6 +245,12 @@ impl Estimator {
         }
     }
 
+    /// Takes one observation's measured cold start, `seconds` on average
+    /// for agents asked for at `requested_s` on average (Unix seconds).
+    pub fn note_cold_start(&mut self, seconds: f64, requested_s: f64) {
+        self.cold_starts.push_requested(seconds, requested_s);
+    }
+
     /// Folds in a consumer snapshot (ignored if it is not newer than the
     /// previous one) and optional agent reports.
     pub fn update(

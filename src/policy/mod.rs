@@ -124,12 +124,20 @@ impl PoolState {
     /// Folds a new consumer snapshot into the estimates and the idle clock.
     fn fold(&mut self, obs: &Observation) {
         self.estimator.note_slots(obs.slots_per_agent);
+        // A start measured with its request time goes in however old the
+        // consumer read is: it is not measured again.
+        let cold_start_s = match (obs.cold_start_s, obs.cold_start_requested_s) {
+            (Some(s), Some(at)) => {
+                self.estimator.note_cold_start(s, at);
+                None
+            }
+            (s, _) => s,
+        };
         let Some(c) = &obs.consumer else { return };
         if self.estimator.last_at().is_some_and(|t| c.at <= t) {
             return;
         }
-        self.estimator
-            .update(c, obs.agents.as_ref(), obs.cold_start_s);
+        self.estimator.update(c, obs.agents.as_ref(), cold_start_s);
         let agents_busy = obs.agents.is_some_and(|a| a.in_flight > 0);
         let idle = c.pending == 0
             && c.ack_pending == 0

@@ -96,6 +96,10 @@ pub struct Observation {
     pub replicas: Replicas,
     /// Measured time from container create to a ready agent, when known.
     pub cold_start_s: Option<f64>,
+    /// When the agents whose start `cold_start_s` measures were asked for
+    /// (Unix seconds, their mean): the measurements are kept in the order
+    /// of the requests ([`cold_start`](super::cold_start)).
+    pub cold_start_requested_s: Option<f64>,
     /// This pool's ceiling from the global agent budget
     /// ([`budget::allocate`](super::budget::allocate)); `None` when no
     /// budget is set (`jetpool run` without `--max-agents`).

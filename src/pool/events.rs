@@ -5,6 +5,7 @@
 use tracing::{debug, info, warn};
 
 use super::PoolRunner;
+use crate::clock::unix_s;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::plan::Event;
 use crate::policy::Decision;
@@ -55,9 +56,12 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     standby,
                 }
                 .emit(),
-                Event::ColdStart { name, seconds } => {
-                    self.cold_starts.0 += seconds;
-                    self.cold_starts.1 += 1;
+                Event::ColdStart {
+                    name,
+                    seconds,
+                    requested,
+                } => {
+                    self.cold_starts.add(seconds, unix_s(requested));
                     debug!(pool, agent = %name, seconds, "cold start measured (start request to first report)");
                 }
                 Event::StartFailed {

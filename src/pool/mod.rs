@@ -38,6 +38,7 @@ use crate::budget::BudgetClient;
 use crate::clock::Clock;
 use crate::observe::{self, AgentControl, AgentRegistry, Expectation, MetricsSource};
 use crate::plan::{self, Action, Outcome, Roster};
+use crate::policy::cold_start::Landings;
 use crate::policy::{ConsumerStats, Decision, Override, PoolState, decide};
 use crate::target::{ScaleTarget, TargetEvent};
 use crate::telemetry::events::{ArrivalWoke, ListFailed, ObserveFailed, ReportIgnored};
@@ -104,8 +105,8 @@ pub struct PoolRunner<S, T, A> {
     ops: JoinSet<Outcome>,
     /// The last decision, to log changes only.
     last: Option<Decision>,
-    /// Cold starts measured since the last decision: sum and count.
-    cold_starts: (f64, u32),
+    /// Cold starts measured since the last decision.
+    cold_starts: Landings,
     /// Where snapshots are published.
     status: watch::Sender<PoolStatus>,
     /// The container names of the latest listing: reports from others
@@ -145,7 +146,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             consumer: Consumer::default(),
             ops: JoinSet::new(),
             last: None,
-            cold_starts: (0.0, 0),
+            cold_starts: Landings::default(),
             status: tx,
             expect: watch::Sender::new(Expectation::initial()),
             listed: Default::default(),
@@ -257,7 +258,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
             consumer: self.consumer.latest,
             failure,
             replicas: self.roster.replicas(&listed),
-            cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
+            cold_starts: cold,
             budget: self.options.budget.as_ref().and_then(|b| b.grant(&name)),
             triggers: self
                 .readers

@@ -11,10 +11,12 @@
 use jiff::Timestamp;
 
 use super::controller::{AgentSnapshot, Clock, Containers, Controller, View};
+use crate::clock::unix_s;
 use crate::config::AgentsSpec;
 use crate::observe::wake::Surprise;
 use crate::observe::{self, AgentRegistry};
 use crate::plan::{self, Action, ContainerId, Event, Listed, Outcome, Phase, Roster};
+use crate::policy::cold_start::Landings;
 use crate::policy::{ConsumerStats, Policy, PoolState, decide};
 use crate::protocol::{Command, Stats};
 
@@ -52,8 +54,8 @@ pub struct Jetpool {
     reports: AgentRegistry,
     /// Containers being stopped: the stop finishes when they exit.
     stopping: Vec<ContainerId>,
-    /// Cold starts measured since the last decision: sum and count.
-    cold_starts: (f64, u32),
+    /// Cold starts measured since the last decision.
+    cold_starts: Landings,
     /// Names handed out so far.
     started: u64,
     /// The tick cadence.
@@ -86,7 +88,7 @@ impl Jetpool {
             state: PoolState::default(),
             reports: AgentRegistry::default(),
             stopping: Vec::new(),
-            cold_starts: (0.0, 0),
+            cold_starts: Landings::default(),
             started: 0,
             clock: Clock::new(period, 0.0),
             surprise: Surprise::new(),
@@ -211,9 +213,11 @@ impl Jetpool {
     /// Keeps what the decision needs from the roster's events.
     fn note(&mut self, events: Vec<Event>) {
         for e in events {
-            if let Event::ColdStart { seconds, .. } = e {
-                self.cold_starts.0 += seconds;
-                self.cold_starts.1 += 1;
+            if let Event::ColdStart {
+                seconds, requested, ..
+            } = e
+            {
+                self.cold_starts.add(seconds, unix_s(requested));
             }
         }
     }
@@ -281,7 +285,7 @@ impl Controller for Jetpool {
             consumer: Some(Self::consumer(v)),
             failure: None,
             replicas: self.roster.replicas(&listed),
-            cold_start_s: (cold.1 > 0).then(|| cold.0 / f64::from(cold.1)),
+            cold_starts: cold,
             budget: None,
             // The simulator models the backlog only (no cpu or prometheus).
             triggers: Vec::new(),
