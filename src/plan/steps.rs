@@ -7,7 +7,7 @@ use super::victims::{self, Candidate, Choice, Selector};
 use super::{
     Action, ContainerId, DrainCause, Input, Listed, Phase, RemoveCause, Role, Roster, StopCause,
 };
-use crate::clock::since;
+use crate::clock::{since, unix_s};
 
 /// One run of the planner.
 pub(super) struct Planner<'a> {
@@ -300,10 +300,24 @@ impl<'a> Planner<'a> {
         let unsafe_to_stop = |phase: Phase, role: Role| {
             phase == Phase::Running && matches!(role, Role::Starting { .. }) && self.r.speaks()
         };
+        // Starters that cannot be stopped yet and are due within twice the
+        // typical start stand in for working agents: they land soon.
+        let due_within = 2.0 * i.decision.estimates.horizon_s.max(0.0);
+        let mut landing_soon = 0usize;
         for phase in [Phase::Created, Phase::Running] {
             for (c, role) in self.members(phase) {
                 let starting = matches!(role, Role::Starting { .. });
-                if (role != Role::Ready && !starting) || unsafe_to_stop(phase, role) {
+                if unsafe_to_stop(phase, role) {
+                    let asked = match role {
+                        Role::Starting { requested: Some(r) } => unix_s(r),
+                        _ => c.created as f64,
+                    };
+                    if unix_s(i.now) - asked <= due_within {
+                        landing_soon += 1;
+                    }
+                    continue;
+                }
+                if role != Role::Ready && !starting {
                     continue;
                 }
                 let held = if phase == Phase::Created || starting {
@@ -327,6 +341,12 @@ impl<'a> Planner<'a> {
             candidates,
             average_in_flight: i.ack_pending.unwrap_or(0) as f64 / f64::from(current.max(1)),
             n,
+            // Agents that cannot be stopped yet count toward `current`.
+            // Those overdue may take minutes more, so working agents are
+            // never drained below the desired count for them: each agent
+            // landing after a surge's over-order would otherwise be drained
+            // at once while the starters left did no work.
+            keep_working: (i.decision.desired as usize).saturating_sub(landing_soon),
         };
         let chosen: Vec<(ContainerId, Option<u64>)> = victims::select(Selector::LeastBusy, &choice)
             .into_iter()

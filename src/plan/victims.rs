@@ -55,6 +55,11 @@ pub struct Choice {
     pub average_in_flight: f64,
     /// How many must go.
     pub n: usize,
+    /// Working agents that must stay: no choice takes the count of working
+    /// candidates below it. An agent still starting that cannot be stopped
+    /// yet counts toward the pool but does no work, so draining a working
+    /// agent in its place would leave the pool short until it lands.
+    pub keep_working: usize,
 }
 
 /// Up to `choice.n` victims, in the order they should go.
@@ -74,6 +79,17 @@ fn least_busy(choice: &Choice) -> Vec<&Candidate> {
             .then(a.working.cmp(&b.working))
             .then(b.created.cmp(&a.created))
             .then_with(|| a.name.cmp(&b.name))
+    });
+    let mut working_left = v.iter().filter(|c| c.working).count();
+    v.retain(|c| {
+        if !c.working {
+            return true;
+        }
+        if working_left <= choice.keep_working {
+            return false;
+        }
+        working_left -= 1;
+        true
     });
     v.truncate(choice.n);
     v
@@ -95,10 +111,15 @@ mod tests {
     }
 
     fn pick(cands: Vec<Candidate>, average: f64, n: usize) -> Vec<String> {
+        pick_keeping(cands, average, n, 0)
+    }
+
+    fn pick_keeping(cands: Vec<Candidate>, average: f64, n: usize, keep: usize) -> Vec<String> {
         let choice = Choice {
             candidates: cands,
             average_in_flight: average,
             n,
+            keep_working: keep,
         };
         select(Selector::LeastBusy, &choice)
             .into_iter()
@@ -127,6 +148,24 @@ mod tests {
                 "busy"
             ]
         );
+    }
+
+    #[test]
+    fn working_agents_are_kept_to_the_floor_whatever_their_load() {
+        let list = || {
+            vec![
+                c("busy", Some(3), true, true, 1),
+                c("idle-a", Some(0), true, true, 2),
+                c("idle-b", Some(0), true, true, 3),
+                c("starting", Some(0), true, false, 1),
+            ]
+        };
+        // Two of three working agents must stay: one idle one goes, with
+        // the agent not working yet.
+        assert_eq!(pick_keeping(list(), 0.0, 4, 2), ["starting", "idle-b"]);
+        // A floor at or over the working count keeps every working agent.
+        assert_eq!(pick_keeping(list(), 0.0, 4, 3), ["starting"]);
+        assert_eq!(pick_keeping(list(), 0.0, 4, 9), ["starting"]);
     }
 
     #[test]

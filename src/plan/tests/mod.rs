@@ -28,6 +28,8 @@ pub(super) struct World {
     pub nats_ok: bool,
     pub engine_back: bool,
     pub jobs: Option<JobRules>,
+    /// The typical cold start the decisions carry, seconds.
+    pub cold_start_s: f64,
 }
 
 impl World {
@@ -44,6 +46,7 @@ impl World {
             nats_ok: true,
             engine_back: false,
             jobs: None,
+            cold_start_s: 0.0,
         }
     }
 
@@ -115,7 +118,10 @@ impl World {
             recommended: desired,
             current,
             limit: Limit::None,
-            estimates: Estimates::default(),
+            estimates: Estimates {
+                horizon_s: self.cold_start_s,
+                ..Estimates::default()
+            },
             slo: None,
             slo_late_share: None,
             staleness_s: 0.0,

@@ -98,3 +98,40 @@ fn an_agent_that_has_not_reported_yet_is_not_a_victim_in_a_reporting_pool() {
     w = w.report("new-0", AgentState::Ready, 0);
     assert_eq!(w.plan(2), [drain("new-0", 0, DrainCause::ScaleIn)]);
 }
+
+#[test]
+fn working_agents_stay_while_overdue_starters_hold_the_count() {
+    // `a` and `b` work idle; an order of two more runs and reports
+    // `starting` (not yet safe to stop), with starts typically taking 5 s.
+    let mut w = World::new()
+        .container("a", 1)
+        .container("b", 2)
+        .report("a", AgentState::Ready, 0)
+        .report("b", AgentState::Ready, 0);
+    w.cold_start_s = 5.0;
+    w.step(4);
+    for n in 0..2 {
+        let name = format!("new-{n}");
+        w.fold(Outcome::Started {
+            name: name.clone(),
+            result: Ok(id(&name)),
+        });
+        w = w.container(&name, 3).report(&name, AgentState::Starting, 0);
+    }
+    // Due within twice the typical start, they stand in for the working
+    // agents, which go.
+    w.advance_reporting(4);
+    assert_eq!(
+        w.plan(2),
+        [
+            drain("b", 0, DrainCause::ScaleIn),
+            drain("a", 0, DrainCause::ScaleIn)
+        ]
+    );
+    // Overdue, they may take minutes more: the working agents stay.
+    w.advance_reporting(8);
+    assert_eq!(w.plan(2), []);
+    // One lands: it is surplus, and goes.
+    w = w.report("new-1", AgentState::Ready, 0);
+    assert_eq!(w.plan(2), [drain("new-1", 0, DrainCause::ScaleIn)]);
+}
