@@ -288,36 +288,51 @@ impl<'a> Planner<'a> {
         ready.len()
     }
 
+    /// Whether an agent is running but not safe to stop: in a pool whose
+    /// agents report, one that has not reported as working yet may be
+    /// fetching already, and a stop signal that reaches it before it
+    /// installs its handler is ignored (it is PID 1 in its container), so
+    /// it would be killed at the stop timeout with whatever it fetched.
+    fn unsafe_to_stop(&self, phase: Phase, role: Role) -> bool {
+        phase == Phase::Running && matches!(role, Role::Starting { .. }) && self.r.speaks()
+    }
+
+    /// The starters that cannot be stopped yet, and how many of them are
+    /// overdue: asked for more than twice the typical cold start ago.
+    fn unstoppable_starters(&self) -> (usize, usize) {
+        let i = self.i;
+        let due_within = 2.0 * i.decision.estimates.horizon_s.max(0.0);
+        let now = unix_s(i.now);
+        let mut all = 0;
+        let mut overdue = 0;
+        for (c, role) in self.members(Phase::Running) {
+            if !self.unsafe_to_stop(Phase::Running, role) {
+                continue;
+            }
+            all += 1;
+            let asked = match role {
+                Role::Starting { requested: Some(r) } => unix_s(r),
+                _ => c.created as f64,
+            };
+            if now - asked > due_within {
+                overdue += 1;
+            }
+        }
+        (all, overdue)
+    }
+
     /// Drains (or stops) `n` of the least busy agents.
     fn scale_in(&mut self, n: usize, current: u32) {
         let i = self.i;
         let mut candidates = Vec::new();
-        // In a pool whose agents report, one that is running but has not
-        // reported yet is left alone until it does: it may be fetching
-        // already, and a stop signal that reaches it before it installs its
-        // handler is ignored (it is PID 1 in its container), so it would
-        // be killed at the stop timeout with whatever it fetched.
-        let unsafe_to_stop = |phase: Phase, role: Role| {
-            phase == Phase::Running && matches!(role, Role::Starting { .. }) && self.r.speaks()
-        };
-        // Starters that cannot be stopped yet and are due within twice the
-        // typical start stand in for working agents: they land soon.
-        let due_within = 2.0 * i.decision.estimates.horizon_s.max(0.0);
-        let mut landing_soon = 0usize;
+        let (unstoppable, overdue) = self.unstoppable_starters();
+        // Those due within twice the typical start stand in for working
+        // agents: they land soon.
+        let landing_soon = unstoppable - overdue;
         for phase in [Phase::Created, Phase::Running] {
             for (c, role) in self.members(phase) {
                 let starting = matches!(role, Role::Starting { .. });
-                if unsafe_to_stop(phase, role) {
-                    let asked = match role {
-                        Role::Starting { requested: Some(r) } => unix_s(r),
-                        _ => c.created as f64,
-                    };
-                    if unix_s(i.now) - asked <= due_within {
-                        landing_soon += 1;
-                    }
-                    continue;
-                }
-                if role != Role::Ready && !starting {
+                if self.unsafe_to_stop(phase, role) || (role != Role::Ready && !starting) {
                     continue;
                 }
                 let held = if phase == Phase::Created || starting {
