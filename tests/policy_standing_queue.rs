@@ -204,17 +204,23 @@ fn a_wait_slo_pool_measures_the_share_of_tasks_started_past_the_slo() {
     for i in 1..30 {
         at(&mut d, f64::from(i), 10.0);
     }
-    assert_eq!(at(&mut d, 30.0, 10.0).slo_late_share, Some(0.0));
+    let on_time = at(&mut d, 30.0, 10.0);
+    assert_eq!(on_time.slo_late_share, Some(0.0));
+    assert!(!on_time.behind, "a 10 s wait is within the plan");
     // Ten seconds of deliveries 40 s old: a quarter of the 40 s so far,
     // less the interpolated edge.
     let mut last = None;
     for i in 31..=40 {
-        last = at(&mut d, f64::from(i), 40.0).slo_late_share;
+        let late = at(&mut d, f64::from(i), 40.0);
+        assert!(late.behind, "the oldest task waited past the age guard");
+        last = late.slo_late_share;
     }
     let share = last.expect("delivered");
     assert!((0.2..=0.25).contains(&share), "late share {share}");
     // Without wait_slo nothing is measured.
     let mut plain = Driver::new(policy(|p| p.max = 50), 10);
     assert_eq!(at(&mut plain, 0.0, 40.0).slo_late_share, None);
-    assert_eq!(at(&mut plain, 1.0, 40.0).slo_late_share, None);
+    let plain_late = at(&mut plain, 1.0, 40.0);
+    assert_eq!(plain_late.slo_late_share, None);
+    assert!(!plain_late.behind, "no SLO, no plan to be behind");
 }

@@ -283,6 +283,7 @@ mod tests {
                 min: 0,
                 max: 10,
                 triggers: Vec::new(),
+                behind: false,
             }),
             replicas: Replicas {
                 ready: desired,

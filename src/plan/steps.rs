@@ -233,8 +233,20 @@ impl<'a> Planner<'a> {
     fn scale(&mut self) {
         let current = self.r.replicas(self.i.listed).current();
         let desired = self.i.decision.desired;
-        if desired > current {
-            let mut need = (desired - current) as usize;
+        // Behind the SLO, a starter overdue by a measured start may take
+        // minutes more: it is not counted on for scale-out, up to one
+        // replacement per desired agent (so a start that hangs for every
+        // agent cannot start containers without end). It still counts for
+        // scale-in, which does not stop it.
+        let d = self.i.decision;
+        let overdue = if d.behind && d.estimates.cold_start_measured {
+            self.unstoppable_starters().1 as u32
+        } else {
+            0
+        };
+        let counted = current.saturating_sub(overdue.min(desired));
+        if desired > counted {
+            let mut need = (desired - counted) as usize;
             need -= self.resume(need);
             need -= self.activate(need);
             if need > 0 && !self.r.backoff.blocked(self.i.now) {

@@ -152,6 +152,10 @@ pub struct Decision {
     pub max: u32,
     /// What each trigger recommended, the backlog model first.
     pub triggers: Vec<super::triggers::TriggerOutcome>,
+    /// A `wait_slo` pool whose oldest pending task has waited past the age
+    /// guard: the plan is behind the SLO, and the planner no longer counts
+    /// on agents overdue in their start.
+    pub behind: bool,
 }
 
 /// The count as it passes through the guardrails, with a note from each

@@ -87,6 +87,7 @@ pub(super) fn decide(
         triggers: Vec::new(),
         min: 0,
         max: bounds.max,
+        behind: false,
     }
 }
 

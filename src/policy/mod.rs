@@ -326,6 +326,17 @@ pub fn decide(
         Some(_) => TriggerOutcome::backlog(Some(recommended), &format!("backlog -> {recommended}")),
         None => TriggerOutcome::backlog(None, "backlog blind: consumer metrics stale or failing"),
     };
+    let late_age = match (&slo, fresh.and_then(|c| c.oldest_pending_age_s())) {
+        (Some(d), Some(age)) if age >= d.age_guard_s => Some(age),
+        _ => None,
+    };
+    let behind = late_age.is_some();
+    let reason = match late_age {
+        Some(age) => format!(
+            "{reason}; behind the SLO (oldest task waited {age:.1}s): agents overdue in their start are not counted on"
+        ),
+        None => reason,
+    };
     let mut outcomes = vec![backlog];
     outcomes.extend(others);
     Decision {
@@ -342,6 +353,7 @@ pub fn decide(
         min: bounds.min,
         max: bounds.max,
         triggers: outcomes,
+        behind,
     }
 }
 

@@ -28,8 +28,11 @@ pub(super) struct World {
     pub nats_ok: bool,
     pub engine_back: bool,
     pub jobs: Option<JobRules>,
-    /// The typical cold start the decisions carry, seconds.
+    /// The typical cold start the decisions carry, seconds (measured
+    /// when above zero).
     pub cold_start_s: f64,
+    /// Whether the decisions say the pool is behind its SLO.
+    pub behind: bool,
 }
 
 impl World {
@@ -47,6 +50,7 @@ impl World {
             engine_back: false,
             jobs: None,
             cold_start_s: 0.0,
+            behind: false,
         }
     }
 
@@ -120,6 +124,7 @@ impl World {
             limit: Limit::None,
             estimates: Estimates {
                 horizon_s: self.cold_start_s,
+                cold_start_measured: self.cold_start_s > 0.0,
                 ..Estimates::default()
             },
             slo: None,
@@ -130,6 +135,7 @@ impl World {
             min: 0,
             max: 100,
             triggers: Vec::new(),
+            behind: self.behind,
         };
         plan(&Input {
             decision: &d,

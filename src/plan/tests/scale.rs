@@ -135,3 +135,38 @@ fn working_agents_stay_while_overdue_starters_hold_the_count() {
     w = w.report("new-1", AgentState::Ready, 0);
     assert_eq!(w.plan(2), [drain("new-1", 0, DrainCause::ScaleIn)]);
 }
+
+#[test]
+fn behind_the_slo_overdue_starters_are_replaced_not_stopped() {
+    // `a` and `b` work; `new-0` and `new-1` report `starting`, with starts
+    // typically taking 5 s.
+    let mut w = World::new()
+        .container("a", 1)
+        .container("b", 2)
+        .report("a", AgentState::Busy, 1)
+        .report("b", AgentState::Busy, 1);
+    w.cold_start_s = 5.0;
+    w.step(4);
+    for n in 0..2 {
+        let name = format!("new-{n}");
+        w.fold(Outcome::Started {
+            name: name.clone(),
+            result: Ok(id(&name)),
+        });
+        w = w.container(&name, 3).report(&name, AgentState::Starting, 0);
+    }
+    w.advance_reporting(12);
+    // Overdue but the queue on plan: they are waited for.
+    assert_eq!(w.plan(4), []);
+    // Behind: each overdue starter gets a replacement; none is stopped.
+    w.behind = true;
+    assert_eq!(
+        w.plan(4),
+        [
+            Action::Start { standby: false },
+            Action::Start { standby: false }
+        ]
+    );
+    // At most one replacement per desired agent.
+    assert_eq!(w.plan(1), [drain("b", 1, DrainCause::ScaleIn)]);
+}
