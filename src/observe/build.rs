@@ -46,14 +46,15 @@ pub fn observation<'a>(
     now: Timestamp,
 ) -> Observation {
     let agents = reports.aggregate(working, now, fresh_within);
+    let landed = tick.cold_starts.mean();
     Observation {
         consumer: tick.consumer,
         failure: tick.failure,
         agents,
         slots_per_agent: reports.slots_per_agent(now, fresh_within),
         replicas: tick.replicas,
-        cold_start_s: tick.cold_starts.mean().map(|(s, _)| s),
-        cold_start_requested_s: tick.cold_starts.mean().map(|(_, at)| at),
+        cold_start_s: landed.map(|(s, _)| s),
+        cold_start_requested_s: landed.map(|(_, at)| at),
         budget: tick.budget,
         triggers: tick.triggers,
     }

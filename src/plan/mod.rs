@@ -26,6 +26,7 @@ pub mod handover;
 mod jobs;
 mod outcome;
 pub mod roster;
+mod starters;
 mod steps;
 mod transitions;
 pub mod victims;

@@ -99,15 +99,15 @@ fn an_agent_that_has_not_reported_yet_is_not_a_victim_in_a_reporting_pool() {
     assert_eq!(w.plan(2), [drain("new-0", 0, DrainCause::ScaleIn)]);
 }
 
-#[test]
-fn working_agents_stay_while_overdue_starters_hold_the_count() {
-    // `a` and `b` work idle; an order of two more runs and reports
-    // `starting` (not yet safe to stop), with starts typically taking 5 s.
+/// `a` and `b` working, each holding `held` tasks, and an order of two
+/// more (`new-0`, `new-1`) that runs and reports `starting` (not yet safe
+/// to stop), with starts typically taking 5 s.
+fn two_working_and_two_starting(state: AgentState, held: u64) -> World {
     let mut w = World::new()
         .container("a", 1)
         .container("b", 2)
-        .report("a", AgentState::Ready, 0)
-        .report("b", AgentState::Ready, 0);
+        .report("a", state, held)
+        .report("b", state, held);
     w.cold_start_s = 5.0;
     w.step(4);
     for n in 0..2 {
@@ -118,6 +118,12 @@ fn working_agents_stay_while_overdue_starters_hold_the_count() {
         });
         w = w.container(&name, 3).report(&name, AgentState::Starting, 0);
     }
+    w
+}
+
+#[test]
+fn working_agents_stay_while_overdue_starters_hold_the_count() {
+    let mut w = two_working_and_two_starting(AgentState::Ready, 0);
     // Due within twice the typical start, they stand in for the working
     // agents, which go.
     w.advance_reporting(4);
@@ -138,23 +144,7 @@ fn working_agents_stay_while_overdue_starters_hold_the_count() {
 
 #[test]
 fn behind_the_slo_overdue_starters_are_replaced_not_stopped() {
-    // `a` and `b` work; `new-0` and `new-1` report `starting`, with starts
-    // typically taking 5 s.
-    let mut w = World::new()
-        .container("a", 1)
-        .container("b", 2)
-        .report("a", AgentState::Busy, 1)
-        .report("b", AgentState::Busy, 1);
-    w.cold_start_s = 5.0;
-    w.step(4);
-    for n in 0..2 {
-        let name = format!("new-{n}");
-        w.fold(Outcome::Started {
-            name: name.clone(),
-            result: Ok(id(&name)),
-        });
-        w = w.container(&name, 3).report(&name, AgentState::Starting, 0);
-    }
+    let mut w = two_working_and_two_starting(AgentState::Busy, 1);
     w.advance_reporting(12);
     // Overdue but the queue on plan: they are waited for.
     assert_eq!(w.plan(4), []);
