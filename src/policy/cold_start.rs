@@ -30,8 +30,11 @@
 
 use std::collections::VecDeque;
 
+use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::clock::unix_s;
 
 /// How many of the latest measurements the median is taken over: enough
 /// that a slow start or two leave it alone, few enough that a new image's
@@ -58,11 +61,10 @@ pub struct Landings {
 }
 
 impl Landings {
-    /// Adds one agent's cold start, asked for at `requested_s` (Unix
-    /// seconds).
-    pub fn add(&mut self, seconds: f64, requested_s: f64) {
+    /// Adds one agent's cold start, asked for at `requested`.
+    pub fn add(&mut self, seconds: f64, requested: Timestamp) {
         self.seconds += seconds;
-        self.requested_s += requested_s;
+        self.requested_s += unix_s(requested);
         self.count += 1;
     }
 

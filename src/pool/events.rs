@@ -5,7 +5,6 @@
 use tracing::{debug, info, warn};
 
 use super::PoolRunner;
-use crate::clock::unix_s;
 use crate::observe::{AgentControl, MetricsSource};
 use crate::plan::Event;
 use crate::policy::Decision;
@@ -61,7 +60,7 @@ impl<S: MetricsSource, T: ScaleTarget, A: AgentControl> PoolRunner<S, T, A> {
                     seconds,
                     requested,
                 } => {
-                    self.cold_starts.add(seconds, unix_s(requested));
+                    self.cold_starts.add(seconds, requested);
                     debug!(pool, agent = %name, seconds, "cold start measured (start request to first report)");
                 }
                 Event::StartFailed {

@@ -11,7 +11,6 @@
 use jiff::Timestamp;
 
 use super::controller::{AgentSnapshot, Clock, Containers, Controller, View};
-use crate::clock::unix_s;
 use crate::config::AgentsSpec;
 use crate::observe::wake::Surprise;
 use crate::observe::{self, AgentRegistry};
@@ -217,7 +216,7 @@ impl Jetpool {
                 seconds, requested, ..
             } = e
             {
-                self.cold_starts.add(seconds, unix_s(requested));
+                self.cold_starts.add(seconds, requested);
             }
         }
     }
