@@ -331,10 +331,14 @@ pub fn decide(
         _ => None,
     };
     let behind = late_age.is_some();
+    // The planner stops counting on overdue starters only once a start is
+    // measured (before, none is known to be late): the reason says so only
+    // then.
     let reason = match late_age {
-        Some(age) => format!(
+        Some(age) if est.cold_start_measured => format!(
             "{reason}; behind the SLO (oldest task waited {age:.1}s): agents overdue in their start are not counted on"
         ),
+        Some(age) => format!("{reason}; behind the SLO (oldest task waited {age:.1}s)"),
         None => reason,
     };
     let mut outcomes = vec![backlog];
